@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Bundles the deployable artifacts:
+//   api    → services/inference-api/dist/server.mjs  (one file, runs with plain `node`, no node_modules)
+//   stub   → services/model-stub/dist/stub.mjs        (installed on CPU test hosts by the e2e stack)
+//   worker → services/edge-worker/dist/worker.js      (the ES module uploaded as cloudflare.WorkersScript content)
+//   web    → services/web/dist                         (Vite build; VITE_* variables from the environment)
+// `node scripts/build.mjs` builds all of them; pass names to build a subset.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const at = (p) => path.join(root, p);
+
+// CJS dependencies (express, pino) call require() for Node built-ins; give the ESM bundle one.
+const nodeBanner = {
+  js: "import { createRequire as __fudCreateRequire } from 'node:module'; const require = __fudCreateRequire(import.meta.url);",
+};
+
+const nodeBundle = (entry, outfile) => ({
+  entryPoints: [at(entry)],
+  outfile: at(outfile),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  banner: nodeBanner,
+  sourcemap: false,
+  minify: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+const targets = {
+  api: () => build(nodeBundle('services/inference-api/src/main.ts', 'services/inference-api/dist/server.mjs')),
+  stub: () => build(nodeBundle('services/model-stub/src/main.ts', 'services/model-stub/dist/stub.mjs')),
+  worker: () =>
+    build({
+      entryPoints: [at('services/edge-worker/src/index.ts')],
+      outfile: at('services/edge-worker/dist/worker.js'),
+      bundle: true,
+      platform: 'neutral',
+      conditions: ['workerd', 'worker', 'browser'],
+      mainFields: ['module', 'main'],
+      target: 'es2022',
+      format: 'esm',
+      // prompts/ is the single source of system prompts: bundled as text for the fallback path.
+      loader: { '.md': 'text' },
+      legalComments: 'none',
+      logLevel: 'warning',
+    }),
+  web: () => {
+    execFileSync(process.execPath, [at('node_modules/vite/bin/vite.js'), 'build', '--config', at('services/web/vite.config.ts')], {
+      cwd: at('services/web'),
+      stdio: 'inherit',
+    });
+  },
+};
+
+const wanted = process.argv.slice(2);
+const names = wanted.length ? wanted : Object.keys(targets);
+for (const name of names) {
+  if (!targets[name]) {
+    console.error(`build: unknown target "${name}" (known: ${Object.keys(targets).join(', ')})`);
+    process.exit(2);
+  }
+}
+for (const name of names) {
+  const t0 = Date.now();
+  await targets[name]();
+  console.log(`build: ${name} ok (${Date.now() - t0} ms)`);
+}
