@@ -1,0 +1,288 @@
+// `npm run bench:api`: the same load straight at the model stub and through the inference API, in one run.
+// Prints the figures and rewrites only the `inference-api` section of docs/benchmarks.md.
+//
+// What it measures (all on loopback, the stub answering instantly or at a fast token rate, so the figures are the
+// gateway's own cost):
+//   1. non-streaming latency p50/p99 at concurrency 1 and 64 (wrk): stub direct, bare Node proxy (floor), the API
+//      with the undici hot path (default) and with UPSTREAM_CLIENT=openai (the SDK) → added latency;
+//   2. time to first token for streams, sequential requests: stub direct vs each API variant → added TTFT;
+//   3. the most concurrent streams the API holds with every chunk delivered (ramp until a stream loses a chunk);
+//   4. API RSS: idle, after the load, peak while holding streams.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TOKEN = 'bench-token-0123456789abcdef';
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 6);
+const TTFT_N = Number(process.env.BENCH_TTFT_N ?? 300);
+const STREAM_STEPS = (process.env.BENCH_STREAM_STEPS ?? '250,500,1000,2000,4000').split(',').map(Number);
+const STREAM_TOKENS = 20;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'fud-bench-'));
+const children: ChildProcess[] = [];
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+interface Proc {
+  proc: ChildProcess;
+  url: string;
+}
+
+async function start(script: string, env: Record<string, string>, marker: string): Promise<Proc> {
+  const proc = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${stderr}`)), 10_000);
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.includes(marker));
+      if (!line) return;
+      clearTimeout(timer);
+      // Keep draining stdout (request logs) so the child never blocks on a full pipe.
+      proc.stdout!.off('data', onData);
+      proc.stdout!.resume();
+      resolve({ proc, url: (JSON.parse(line) as { url: string }).url });
+    };
+    proc.stdout!.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`${script} exited ${code}: ${stderr}`)));
+  });
+}
+
+const stop = (p: Proc) => new Promise<void>((r) => (p.proc.exitCode !== null ? r() : (p.proc.once('exit', () => r()), p.proc.kill('SIGTERM'))));
+
+const STUB = path.join(ROOT, 'services/model-stub/dist/stub.mjs');
+const API = path.join(ROOT, 'services/inference-api/dist/server.mjs');
+const startStub = (rate: number, tokens: number) =>
+  start(STUB, { PORT: '0', STUB_TOKENS_PER_SEC: String(rate), STUB_COMPLETION_TOKENS: String(tokens) }, 'model-stub listening');
+const startApi = (stubUrl: string, client: 'undici' | 'openai') =>
+  start(
+    API,
+    {
+      PORT: '0',
+      UPSTREAM_BASE_URL: `${stubUrl}/v1`,
+      UPSTREAM_CLIENT: client,
+      API_TOKENS: TOKEN,
+      PROMPTS_DIR: path.join(ROOT, 'prompts'),
+      RATE_LIMIT_RPM: '0',
+      IP_RATE_LIMIT_RPM: '0',
+      MAX_INFLIGHT: '8192',
+      MAX_QUEUE: '0',
+      LOG_LEVEL: 'info',
+    },
+    'inference API listening',
+  );
+
+function rssMb(p: Proc): number {
+  const status = readFileSync(`/proc/${p.proc.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const BODY = JSON.stringify({ model: 'fudbuddy', messages: [{ role: 'user', content: 'Where should we eat tonight? Two people, cheap, spicy.' }] });
+
+// ---- 1. non-streaming latency with wrk -------------------------------------------------------------------------
+interface WrkResult {
+  p50: number;
+  p99: number;
+  rps: number;
+  errors: number;
+}
+
+function wrk(url: string, connections: number, seconds: number): WrkResult {
+  const script = path.join(tmp, 'post.lua');
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.body = [[${BODY}]]\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${TOKEN}"\n`,
+  );
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
+  const ms = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+    if (!m) throw new Error(`cannot parse wrk output:\n${out}`);
+    return ms(m[1]!, m[2]!);
+  };
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sockErr ? sockErr.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0);
+  return { p50: pct('50'), p99: pct('99'), rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), errors };
+}
+
+// ---- 2. TTFT ----------------------------------------------------------------------------------------------------
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+/** ms from sending the request to the first chunk with non-empty content; resolves after the stream ends. */
+function streamOnce(url: string, onFirst?: (ms: number) => void): Promise<{ ttft: number; contentChunks: number; done: boolean }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let ttft = -1;
+    let contentChunks = 0;
+    let buf = '';
+    const req = http.request(`${url}/v1/chat/completions`, { method: 'POST', agent, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const ev = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (ev.includes('"content":"') && !ev.includes('"content":""')) {
+            contentChunks++;
+            if (ttft < 0) {
+              ttft = performance.now() - t0;
+              onFirst?.(ttft);
+            }
+          }
+          if (ev === 'data: [DONE]') buf = '\u0000DONE';
+        }
+      });
+      res.on('end', () => resolve({ ttft, contentChunks, done: buf === '\u0000DONE' }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ ...JSON.parse(BODY), stream: true }));
+  });
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+};
+
+async function ttft(url: string, n: number): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < 20; i++) await streamOnce(url);
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push((await streamOnce(url)).ttft);
+  return { p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) };
+}
+
+// ---- 3. concurrent streams ---------------------------------------------------------------------------------------
+async function holdStreams(url: string, n: number, api: Proc): Promise<{ ok: number; peakRss: number; seconds: number }> {
+  let peakRss = rssMb(api);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(api))), 100);
+  const t0 = performance.now();
+  const results = await Promise.all(Array.from({ length: n }, () => streamOnce(url).catch(() => ({ ttft: -1, contentChunks: 0, done: false }))));
+  clearInterval(sampler);
+  const ok = results.filter((r) => r.done && r.contentChunks === STREAM_TOKENS).length;
+  return { ok, peakRss, seconds: (performance.now() - t0) / 1000 };
+}
+
+// ---- run -----------------------------------------------------------------------------------------------------------
+const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  execFileSync(process.execPath, ['scripts/build.mjs', 'api', 'stub'], { cwd: ROOT, stdio: 'inherit' });
+
+  // 1. non-streaming
+  const stub = await startStub(0, 16);
+  const bare = await start(path.join(ROOT, 'bench/bare-proxy.mjs'), { UPSTREAM_URL: stub.url }, 'bare proxy listening');
+  const apiU = await startApi(stub.url, 'undici');
+  const apiO = await startApi(stub.url, 'openai');
+  const rssIdle = rssMb(apiU);
+  const targets: [string, string][] = [
+    ['stub direct', stub.url],
+    ['bare Node proxy', bare.url],
+    ['API (undici hot path)', apiU.url],
+    ['API (openai SDK)', apiO.url],
+  ];
+  const latency: Record<string, Record<number, WrkResult>> = {};
+  for (const c of [1, 64]) {
+    for (const [name, url] of targets) {
+      wrk(`${url}/v1/chat/completions`, c, 1); // warm-up: JIT, keep-alive pools
+      (latency[name] ??= {})[c] = wrk(`${url}/v1/chat/completions`, c, DURATION_S);
+      const r = latency[name]![c]!;
+      console.log(`non-stream c=${c} ${name.padEnd(22)} p50 ${f(r.p50, 3)} ms  p99 ${f(r.p99, 3)} ms  ${f(r.rps, 0)} req/s  errors ${r.errors}`);
+    }
+  }
+  const rssAfterLoad = rssMb(apiU);
+  await Promise.all([stub, bare, apiU, apiO].map(stop));
+
+  // 2. TTFT (fast token rate: the first token leaves the stub 1 ms after the role chunk)
+  const stubT = await startStub(1000, 8);
+  const apiTU = await startApi(stubT.url, 'undici');
+  const apiTO = await startApi(stubT.url, 'openai');
+  const ttftStub = await ttft(stubT.url, TTFT_N);
+  const ttftU = await ttft(apiTU.url, TTFT_N);
+  const ttftO = await ttft(apiTO.url, TTFT_N);
+  console.log(`TTFT stub p50 ${f(ttftStub.p50, 3)} p99 ${f(ttftStub.p99, 3)} | API undici p50 ${f(ttftU.p50, 3)} p99 ${f(ttftU.p99, 3)} | API openai p50 ${f(ttftO.p50, 3)} p99 ${f(ttftO.p99, 3)} ms`);
+  await Promise.all([stubT, apiTU, apiTO].map(stop));
+
+  // 3. concurrent streams: each 20 tokens at 20 tokens/s (1 s), all opened at once
+  const stubS = await startStub(20, STREAM_TOKENS);
+  const apiS = await startApi(stubS.url, 'undici');
+  let maxStreams = 0;
+  let peakRss = rssMb(apiS);
+  let firstFailure = '';
+  for (const n of STREAM_STEPS) {
+    const r = await holdStreams(apiS.url, n, apiS);
+    peakRss = Math.max(peakRss, r.peakRss);
+    console.log(`streams ${n}: ${r.ok}/${n} complete (${f(r.seconds)} s), API RSS peak ${f(r.peakRss, 0)} MB`);
+    if (r.ok < n) {
+      firstFailure = `${n - r.ok} of ${n} streams incomplete`;
+      break;
+    }
+    maxStreams = n;
+  }
+  await Promise.all([stubS, apiS].map(stop));
+  const totalS = (Date.now() - t0) / 1000;
+
+  const add = (name: string, c: number, k: 'p50' | 'p99') => latency[name]![c]![k] - latency['stub direct']![c]![k];
+  const row = (name: string) =>
+    `| ${name} | ${[1, 64].map((c) => `${f(latency[name]![c]!.p50, 3)} / ${f(latency[name]![c]!.p99, 3)} | ${f(latency[name]![c]!.rps, 0)}`).join(' | ')} |`;
+  const addRow = (name: string) => `| ${name} | ${[1, 64].map((c) => `${f(add(name, c, 'p50'), 3)} / ${f(add(name, c, 'p99'), 3)}`).join(' | ')} |`;
+  const errors = Object.values(latency).flatMap((byC) => Object.values(byC)).reduce((a, r) => a + r.errors, 0);
+  const section = [
+    `Command: \`npm run bench:api\` (bench/api-bench.ts; ${totalS.toFixed(0)} s). Measured ${new Date().toISOString().slice(0, 16)}Z on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.versions.node}, shared with other work.`,
+    'The stub answers instantly (non-streaming) or at 1000 tokens/s (TTFT), so the figures are the gateway\'s own cost. wrk -t1, ' +
+      `${DURATION_S} s per point after a 1 s warm-up; non-streaming body: one user message, 16-token reply; API at LOG_LEVEL=info (one log line per request).`,
+    '',
+    '**Non-streaming latency, ms (p50 / p99) and throughput**',
+    '',
+    '| target | c=1 p50 / p99 | c=1 req/s | c=64 p50 / p99 | c=64 req/s |',
+    '|---|---|---|---|---|',
+    ...targets.map(([n]) => row(n)),
+    '',
+    '**Added latency vs. the stub direct, ms (p50 / p99)**',
+    '',
+    '| path | c=1 | c=64 |',
+    '|---|---|---|',
+    ...targets.slice(1).map(([n]) => addRow(n)),
+    '',
+    `**Time to first token** (${TTFT_N} sequential streams after 20 warm-up): stub ${f(ttftStub.p50, 3)} / ${f(ttftStub.p99, 3)} ms (p50 / p99); ` +
+      `API undici ${f(ttftU.p50, 3)} / ${f(ttftU.p99, 3)} ms → added **${f(ttftU.p50 - ttftStub.p50, 3)} / ${f(ttftU.p99 - ttftStub.p99, 3)} ms**; ` +
+      `API openai SDK ${f(ttftO.p50, 3)} / ${f(ttftO.p99, 3)} ms → added ${f(ttftO.p50 - ttftStub.p50, 3)} / ${f(ttftO.p99 - ttftStub.p99, 3)} ms.`,
+    '',
+    `**Concurrent streams** (all opened at once, ${STREAM_TOKENS} tokens at 20 tokens/s each, every chunk and [DONE] checked): ` +
+      `**${maxStreams}** held with no dropped chunk (steps ${STREAM_STEPS.join(', ')}${firstFailure ? `; next step: ${firstFailure}` : '; the largest step tried'}).`,
+    '',
+    `**API RSS** (undici): ${f(rssIdle, 0)} MB idle, ${f(rssAfterLoad, 0)} MB after the non-streaming runs, ${f(peakRss, 0)} MB peak while holding streams.`,
+    '',
+    `Errors during the latency runs: ${errors}.`,
+  ].join('\n');
+
+  console.log(`\n${section}\n`);
+  const docPath = path.join(ROOT, 'docs/benchmarks.md');
+  const doc = readFileSync(docPath, 'utf8');
+  const re = /(<!-- section:inference-api:start -->\n)[\s\S]*?(\n<!-- section:inference-api:end -->)/;
+  if (!re.test(doc)) throw new Error('docs/benchmarks.md has no inference-api section markers');
+  writeFileSync(docPath, doc.replace(re, (_m, a: string, b: string) => `${a}${section}${b}`));
+  console.log('docs/benchmarks.md: inference-api section updated');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,130 @@
+// The edge node: an always-on box (e.g. a Pi) that joins the tailnet as tag:edge and exposes the inference API
+// with `tailscale serve` (private: tailnet users only) or `tailscale funnel` (public: the Worker's origin, usable
+// only with the service token). When the stack has no edge box, the first GPU host plays this role: then it is
+// already on the tailnet (`tailscale` unset) and only the proxy and serve/funnel are set up.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as pulumi from '@pulumi/pulumi';
+import { remote } from '@pulumi/command';
+import type { SshConnectionArgs } from './lib/hostTypes.js';
+import { buildEdgeProxyScript, buildNginxConfig, EDGE_HTTPS_PORT, type EdgeMode } from './lib/serveConfig.js';
+
+const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
+/** Host-layer scripts the edge needs (shared with gpuHost: same lib.sh conventions and install step). */
+const SHARED_SCRIPTS = ['lib.sh', 'install-scripts.sh', 'tailscale-install.sh', 'tailscale-up.sh'];
+const BIN = '/opt/fudbuddy/bin';
+
+export interface EdgeNodeArgs {
+  connection: SshConnectionArgs;
+  /** serve: tailnet only (private exposure); funnel: public HTTPS for the Worker (public exposure). */
+  mode: EdgeMode;
+  /** Tailscale hostname of the node; with `tailnetDnsName` it makes the URL https://<hostname>.<tailnetDnsName>. */
+  hostname: string;
+  tailnetDnsName: string;
+  /** Join the tailnet here (a separate edge box). Leave unset when the node already joined (a GPU host). */
+  tailscale?: { authKey: pulumi.Input<string>; tags: string[] };
+  /** host:port of each GPU host's inference API on the tailnet. */
+  upstreams: pulumi.Input<pulumi.Input<string>[]>;
+  /** nginx body limit, ≥ the API's BODY_LIMIT (e.g. `1mb`). */
+  bodyLimit?: string;
+}
+
+function sudo(user: string): string {
+  return user === 'root' ? '' : 'sudo -n ';
+}
+
+export function stagedScripts(mode: EdgeMode): { archive: pulumi.asset.AssetArchive; hash: string; names: string[] } {
+  const h = createHash('sha256');
+  const assets: Record<string, pulumi.asset.Asset> = {};
+  const present = new Set(readdirSync(SCRIPTS_DIR));
+  for (const name of SHARED_SCRIPTS) {
+    if (!present.has(name)) throw new Error(`edgeNode: components/scripts/${name} is missing`);
+    const file = path.join(SCRIPTS_DIR, name);
+    h.update(name).update(readFileSync(file));
+    assets[name] = new pulumi.asset.FileAsset(file);
+  }
+  const edgeScript = buildEdgeProxyScript(mode);
+  h.update('edge-proxy.sh').update(edgeScript);
+  assets['edge-proxy.sh'] = new pulumi.asset.StringAsset(edgeScript);
+  return { archive: new pulumi.asset.AssetArchive(assets), hash: h.digest('hex'), names: Object.keys(assets).sort() };
+}
+
+export class EdgeNode extends pulumi.ComponentResource {
+  /** https://<hostname>.<tailnetDnsName>: the Funnel URL (public) or the tailnet-only serve URL (private). */
+  public readonly url: string;
+  public readonly healthUrl: string;
+  public readonly hostname: string;
+  public readonly mode: EdgeMode;
+  /** The last step: anything that needs the edge URL to answer depends on this. */
+  public readonly ready: pulumi.Resource;
+
+  constructor(name: string, args: EdgeNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('fudbuddy:edge:EdgeNode', name, {}, opts);
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(args.hostname)) throw new Error(`edgeNode: hostname '${args.hostname}' is invalid`);
+    this.hostname = args.hostname;
+    this.mode = args.mode;
+    this.url = `https://${args.hostname}.${args.tailnetDnsName}` + (EDGE_HTTPS_PORT === 443 ? '' : `:${EDGE_HTTPS_PORT}`);
+    this.healthUrl = `${this.url}/healthz`;
+
+    const c = args.connection;
+    const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: c.privateKey, hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
+    const run = sudo(c.user);
+    const { archive, hash } = stagedScripts(args.mode);
+    const stage = `/var/tmp/fudbuddy-edge-stage-${hash.slice(0, 16)}`;
+    const parent = { parent: this };
+
+    const copy = new remote.CopyToRemote(
+      `${name}-scripts`,
+      { connection, source: archive, remotePath: stage, triggers: [hash] },
+      { ...parent, dependsOn: opts?.dependsOn },
+    );
+    const install = new remote.Command(
+      `${name}-install-scripts`,
+      { connection, create: `${run}bash ${stage}/install-scripts.sh ${stage} ${BIN}`, triggers: [hash] },
+      { ...parent, dependsOn: [copy] },
+    );
+
+    let joined: pulumi.Resource = install;
+    if (args.tailscale) {
+      const tsInstall = new remote.Command(
+        `${name}-tailscale-install`,
+        { connection, create: `${run}${BIN}/tailscale-install.sh`, triggers: [hash] },
+        { ...parent, dependsOn: [install] },
+      );
+      const tags = args.tailscale.tags.join(',');
+      joined = new remote.Command(
+        `${name}-tailscale-up`,
+        {
+          connection,
+          create: `${run}${BIN}/tailscale-up.sh --hostname ${args.hostname} --advertise-tags ${tags}`,
+          // The single-use key goes over stdin into a 0600 tmpfs file: never argv, never output.
+          stdin: pulumi.secret(args.tailscale.authKey),
+          triggers: [args.hostname, tags],
+          logging: 'stdoutAndStderr',
+        },
+        { ...parent, dependsOn: [tsInstall], additionalSecretOutputs: ['stdin'] },
+      );
+    }
+
+    const nginxConf = pulumi.output(args.upstreams).apply((ups) => buildNginxConfig({ upstreams: ups, bodyLimit: args.bodyLimit }));
+    const confHash = nginxConf.apply((t) => createHash('sha256').update(t).digest('hex'));
+    const other = args.mode === 'funnel' ? 'serve' : 'funnel';
+    this.ready = new remote.Command(
+      `${name}-proxy`,
+      {
+        connection,
+        create: `${run}${BIN}/edge-proxy.sh`,
+        stdin: nginxConf,
+        // Destroying the stack closes the door first: no Funnel/serve left pointing at a half-removed backend.
+        delete: `${run}tailscale ${args.mode} reset || true; ${run}tailscale ${other} reset || true; ${run}rm -f /etc/nginx/conf.d/fudbuddy-edge.conf /var/lib/fudbuddy/edge-serve.state; ${run}systemctl reload nginx || true`,
+        triggers: [confHash, hash, args.mode],
+      },
+      // The upstream hosts must serve before the proxy points at them.
+      { ...parent, dependsOn: [joined, ...(Array.isArray(opts?.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [])] },
+    );
+
+    this.registerOutputs({ url: this.url, healthUrl: this.healthUrl, hostname: this.hostname, mode: this.mode });
+  }
+}

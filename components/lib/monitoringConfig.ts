@@ -1,0 +1,408 @@
+// Pure builders for the monitoring stack: the rendered Prometheus and Alertmanager configs, Grafana datasources,
+// the credential-expiry textfile, the tailnet access the monitoring node needs, and the versions pin. Everything
+// reads the real files under monitoring/ (the single source; tests run promtool/amtool on what these return).
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { z } from 'zod';
+import type { MonitoringAccessArgs } from './aclPolicy.js';
+import type { MonitoringVersions } from './monitoringTypes.js';
+
+export const MONITORING_DIR = fileURLToPath(new URL('../../monitoring/', import.meta.url));
+export const MONITORING_SCRIPTS_DIR = fileURLToPath(new URL('../scripts/monitoring/', import.meta.url));
+
+/** Ports of the monitoring pieces. Only nodeExporter and vllmMetricsProxy (GPU hosts) and loki are on the tailnet. */
+export const MONITORING_PORTS = {
+  nodeExporter: 9100,
+  vllmMetricsProxy: 9402,
+  prometheus: 9090,
+  alertmanager: 9093,
+  blackbox: 9115,
+  grafana: 3000,
+  loki: 3100,
+  alloy: 12345,
+} as const;
+
+/** Where things live on the monitoring host (Debian/Ubuntu package layout). */
+export const MONITORING_PATHS = {
+  prometheusConfig: '/etc/prometheus/prometheus.yml',
+  rulesDir: '/etc/prometheus/fudbuddy-rules',
+  secretsDir: '/etc/prometheus/fudbuddy-secrets',
+  alertmanagerConfig: '/etc/prometheus/alertmanager.yml',
+  textfileDir: '/var/lib/prometheus/node-exporter',
+  dashboardsDir: '/var/lib/grafana/dashboards/fudbuddy',
+  grafanaAdminPasswordFile: '/etc/grafana/fudbuddy-admin-password',
+} as const;
+
+export const SECRET_FILES = {
+  apiMetricsToken: 'api-metrics-token',
+  edgeMetricsToken: 'edge-metrics-token',
+} as const;
+
+export function readMonitoringFile(rel: string): string {
+  try {
+    return readFileSync(new URL(rel, `file://${MONITORING_DIR}`), 'utf8');
+  } catch {
+    throw new Error(`monitoring: cannot read monitoring/${rel} (it is part of the repository)`);
+  }
+}
+
+const NAME = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes');
+const HOSTPORT_HOST = z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'an IP address or DNS name');
+const HTTP_URL = z.url({ protocol: /^https?$/ });
+
+const scrapeInputSchema = z.object({
+  monitoringHost: NAME,
+  gpuHosts: z
+    .array(
+      z.object({
+        name: NAME,
+        address: HOSTPORT_HOST,
+        apiPort: z.number().int().min(1).max(65535),
+        gpu: z.boolean(),
+        /** Only tests move these off their standard ports. */
+        metricsProxyPort: z.number().int().min(1).max(65535).default(MONITORING_PORTS.vllmMetricsProxy),
+        nodeExporterPort: z.number().int().min(1).max(65535).default(MONITORING_PORTS.nodeExporter),
+      }),
+    )
+    .min(1, 'at least one GPU host'),
+  edgeMetricsUrl: HTTP_URL.optional(),
+  probes: z.array(z.object({ name: NAME, url: HTTP_URL })),
+  rulesGlob: z.string().min(1),
+  secretsDir: z.string().startsWith('/'),
+});
+export type ScrapeInput = z.input<typeof scrapeInputSchema>;
+
+function fail(what: string, err: z.ZodError): never {
+  const issues = err.issues.map((i) => `${what}.${i.path.join('.')}: ${i.message}`).join('; ');
+  throw new Error(`monitoring: ${issues}`);
+}
+
+function unique(names: string[], what: string): void {
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw new Error(`monitoring: ${what} '${n}' appears twice`);
+    seen.add(n);
+  }
+}
+
+type ScrapeConfig = Record<string, unknown>;
+
+/**
+ * prometheus.yml: monitoring/prometheus/prometheus.base.yml plus the stack's targets. Every GPU host is scraped over
+ * the tailnet (API with a bearer token from a 0600 file, vLLM through the metrics proxy, node exporter incl. the GPU
+ * textfile metrics); the Worker over HTTPS (public mode); the public health URLs through the local blackbox exporter.
+ */
+export function renderPrometheusConfig(input: ScrapeInput): string {
+  const parsed = scrapeInputSchema.safeParse(input);
+  if (!parsed.success) fail('prometheus', parsed.error);
+  const t = parsed.data;
+  unique(t.gpuHosts.map((h) => h.name), 'GPU host name');
+  unique(t.probes.map((p) => p.name), 'health probe name');
+  // The GPU host may itself be the monitoring host (no edge box): its exporters are then scraped like any GPU host's.
+  const monitoringIsGpu = t.gpuHosts.some((h) => h.name === t.monitoringHost);
+
+  const base = parse(readMonitoringFile('prometheus/prometheus.base.yml')) as Record<string, unknown> & {
+    scrape_configs: ScrapeConfig[];
+    global: Record<string, unknown>;
+  };
+  const hostLabel = (host: string) => ({ host });
+  const addr = (a: string, port: number) => (a.includes(':') && !a.startsWith('[') ? `[${a}]:${port}` : `${a}:${port}`);
+
+  base.rule_files = [t.rulesGlob];
+  base.scrape_configs = base.scrape_configs.map((s) => ({
+    ...s,
+    static_configs: (s.static_configs as ScrapeConfig[]).map((c) => ({ ...c, labels: hostLabel(t.monitoringHost) })),
+  }));
+
+  const jobs: ScrapeConfig[] = [
+    {
+      job_name: 'fudbuddy-api',
+      metrics_path: '/metrics',
+      authorization: { type: 'Bearer', credentials_file: `${t.secretsDir}/${SECRET_FILES.apiMetricsToken}` },
+      static_configs: t.gpuHosts.map((h) => ({ targets: [addr(h.address, h.apiPort)], labels: hostLabel(h.name) })),
+    },
+    {
+      job_name: 'vllm',
+      metrics_path: '/metrics',
+      static_configs: t.gpuHosts.map((h) => ({
+        targets: [addr(h.address, h.metricsProxyPort)],
+        labels: hostLabel(h.name),
+      })),
+    },
+    {
+      job_name: 'node',
+      static_configs: [
+        ...(monitoringIsGpu
+          ? []
+          : [{ targets: [`127.0.0.1:${MONITORING_PORTS.nodeExporter}`], labels: hostLabel(t.monitoringHost) }]),
+        ...t.gpuHosts.map((h) => ({ targets: [addr(h.address, h.nodeExporterPort)], labels: hostLabel(h.name) })),
+      ],
+    },
+  ];
+
+  if (t.edgeMetricsUrl) {
+    const u = new URL(t.edgeMetricsUrl);
+    jobs.push({
+      job_name: 'fudbuddy-edge',
+      // Each scrape is a Worker request plus a Durable Object read: once a minute is plenty.
+      scrape_interval: '60s',
+      scrape_timeout: '20s',
+      scheme: u.protocol.replace(':', ''),
+      metrics_path: u.pathname,
+      authorization: { type: 'Bearer', credentials_file: `${t.secretsDir}/${SECRET_FILES.edgeMetricsToken}` },
+      static_configs: [{ targets: [u.host] }],
+    });
+  }
+
+  if (t.probes.length > 0) {
+    jobs.push({
+      job_name: 'blackbox-http',
+      scrape_interval: '30s',
+      scrape_timeout: '15s',
+      metrics_path: '/probe',
+      params: { module: ['http_2xx'] },
+      static_configs: t.probes.map((p) => ({ targets: [p.url], labels: { probe: p.name } })),
+      relabel_configs: [
+        { source_labels: ['__address__'], target_label: '__param_target' },
+        { source_labels: ['__param_target'], target_label: 'instance' },
+        { target_label: '__address__', replacement: `127.0.0.1:${MONITORING_PORTS.blackbox}` },
+      ],
+    });
+  }
+
+  base.scrape_configs = [...base.scrape_configs, ...jobs];
+  return `# Rendered by the FUD Buddy monitoring component from monitoring/prometheus/prometheus.base.yml. Do not edit.\n${stringify(base, { lineWidth: 0 })}`;
+}
+
+const emailSchema = z.object({
+  to: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
+  from: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
+  smarthost: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port of the SMTP relay'),
+  authUsername: z.string().min(1).optional(),
+  authPassword: z.string().min(1).optional(),
+});
+const alertRouteSchema = z
+  .object({ webhookUrl: HTTP_URL.optional(), email: emailSchema.optional(), externalUrl: HTTP_URL.optional() })
+  .refine((r) => r.webhookUrl !== undefined || r.email !== undefined, {
+    message: 'set alertWebhookUrl (secret) or monitoring.alertEmail: alerts need somewhere to go',
+  });
+export type AlertRoute = z.input<typeof alertRouteSchema>;
+
+/**
+ * alertmanager.yml from monitoring/alertmanager/alertmanager.base.yml plus the `fudbuddy-ops` receiver. The result
+ * contains the webhook URL / SMTP password: callers must treat it as a secret (0600 file, Pulumi secret stdin).
+ */
+export function renderAlertmanagerConfig(route: AlertRoute): string {
+  const parsed = alertRouteSchema.safeParse(route);
+  if (!parsed.success) fail('alerting', parsed.error);
+  const r = parsed.data;
+  const base = parse(readMonitoringFile('alertmanager/alertmanager.base.yml')) as Record<string, unknown>;
+  const receiver: Record<string, unknown> = { name: 'fudbuddy-ops' };
+  if (r.webhookUrl) receiver.webhook_configs = [{ url: r.webhookUrl, send_resolved: true, max_alerts: 20 }];
+  if (r.email) {
+    receiver.email_configs = [
+      {
+        to: r.email.to,
+        from: r.email.from,
+        smarthost: r.email.smarthost,
+        require_tls: true,
+        send_resolved: true,
+        ...(r.email.authUsername ? { auth_username: r.email.authUsername } : {}),
+        ...(r.email.authPassword ? { auth_password: r.email.authPassword } : {}),
+      },
+    ];
+  }
+  base.receivers = [receiver];
+  return `# Rendered by the FUD Buddy monitoring component. Contains secrets: mode 0600.\n${stringify(base, { lineWidth: 0 })}`;
+}
+
+/** Grafana datasources: Prometheus always, Loki only when logs are shipped. */
+export function renderGrafanaDatasources(opts: { logs: boolean }): string {
+  const doc = parse(readMonitoringFile('grafana/provisioning/datasources/fudbuddy.yml')) as {
+    datasources: { type: string }[];
+  };
+  if (!opts.logs) doc.datasources = doc.datasources.filter((d) => d.type !== 'loki');
+  return stringify(doc, { lineWidth: 0 });
+}
+
+const CREDENTIAL = z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'letters, digits, _ . : -');
+
+/**
+ * The node-exporter textfile with fudbuddy_credential_expiry_timestamp_seconds{credential} (monitoring host).
+ * Throws naming the credential when a timestamp does not parse.
+ */
+export function renderCredentialExpiryTextfile(creds: { credential: string; expiresAt: string }[]): string {
+  unique(creds.map((c) => c.credential), 'credential');
+  const lines = [
+    '# HELP fudbuddy_credential_expiry_timestamp_seconds When a credential of the stack expires (Unix time), written by pulumi up.',
+    '# TYPE fudbuddy_credential_expiry_timestamp_seconds gauge',
+  ];
+  for (const c of creds) {
+    const name = CREDENTIAL.safeParse(c.credential);
+    if (!name.success) throw new Error(`monitoring.credentialExpiries: '${c.credential}' is not a valid credential name (${name.error.issues[0]?.message})`);
+    const ms = Date.parse(c.expiresAt);
+    if (!Number.isFinite(ms)) {
+      throw new Error(`monitoring.credentialExpiries: expiresAt of '${c.credential}' is not an RFC 3339 timestamp: '${c.expiresAt}'`);
+    }
+    lines.push(`fudbuddy_credential_expiry_timestamp_seconds{credential="${c.credential}"} ${Math.floor(ms / 1000)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What the tailnet policy must allow for monitoring (pass to Tailnet's `monitoring` arg). Prometheus runs on the
+ * monitoring node: it scrapes node exporter and the vLLM metrics proxy on every GPU node. The API's :8001/metrics is
+ * reached because the monitoring node is the edge box (tag:edge already reaches tag:gpu:8001); a dedicated monitoring
+ * host would need the policy to let its tag reach 8001 too. With logs, GPU nodes push to Loki on the monitoring
+ * node (`lokiFromGpu`: the policy needs tag:gpu -> monitoring tag, tcp:3100).
+ */
+export function monitoringTailnetAccess(opts: { tag?: string; logs?: boolean } = {}): MonitoringAccessArgs & {
+  lokiFromGpu: number[];
+} {
+  return {
+    tag: opts.tag ?? 'tag:monitoring',
+    gpuPorts: [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.vllmMetricsProxy],
+    edgePorts: [],
+    lokiFromGpu: opts.logs ? [MONITORING_PORTS.loki] : [],
+  };
+}
+
+const versionsSchema = z.object({
+  ubuntu: z.record(z.string(), z.record(z.string(), z.string().regex(/^[0-9][0-9A-Za-z.+~*-]*$/))),
+  grafanaApt: z.object({
+    grafana: z.string().regex(/^\d+\.\d+\.\d+$/),
+    loki: z.string().regex(/^\d+\.\d+\.\d+$/),
+    alloy: z.string().regex(/^\d+\.\d+\.\d+$/),
+  }),
+});
+
+/** monitoring/versions.json, validated, with optional overrides. */
+export function loadMonitoringVersions(overrides: Partial<MonitoringVersions> = {}): MonitoringVersions {
+  const raw = JSON.parse(readMonitoringFile('versions.json')) as Record<string, unknown>;
+  const parsed = versionsSchema.safeParse({ ...raw, ...overrides });
+  if (!parsed.success) fail('versions', parsed.error);
+  return parsed.data;
+}
+
+/** The Prometheus package series per Ubuntu codename, as KEY=VALUE lines the install scripts read. */
+export function versionEnv(v: MonitoringVersions): Record<string, string> {
+  const env: Record<string, string> = {
+    GRAFANA_VERSION: v.grafanaApt.grafana,
+    LOKI_VERSION: v.grafanaApt.loki,
+    ALLOY_VERSION: v.grafanaApt.alloy,
+  };
+  for (const [codename, pkgs] of Object.entries(v.ubuntu)) {
+    for (const [pkg, ver] of Object.entries(pkgs)) {
+      env[`PIN_${codename.toUpperCase()}_${pkg.toUpperCase().replace(/-/g, '_')}`] = ver;
+    }
+  }
+  return env;
+}
+
+/** Grafana's environment (GF_* variables; no secrets: the admin password is read from a 0600 file). */
+export function renderGrafanaEnv(opts: { externalUrl?: string } = {}): string {
+  const env: Record<string, string> = {
+    GF_SERVER_HTTP_ADDR: '127.0.0.1',
+    GF_SERVER_HTTP_PORT: String(MONITORING_PORTS.grafana),
+    GF_SECURITY_ADMIN_USER: 'admin',
+    GF_SECURITY_ADMIN_PASSWORD__FILE: MONITORING_PATHS.grafanaAdminPasswordFile,
+    GF_SECURITY_DISABLE_GRAVATAR: 'true',
+    GF_USERS_ALLOW_SIGN_UP: 'false',
+    GF_AUTH_ANONYMOUS_ENABLED: 'false',
+    GF_ANALYTICS_REPORTING_ENABLED: 'false',
+    GF_ANALYTICS_CHECK_FOR_UPDATES: 'false',
+    GF_NEWS_NEWS_FEED_ENABLED: 'false',
+  };
+  if (opts.externalUrl) {
+    const u = HTTP_URL.safeParse(opts.externalUrl);
+    if (!u.success) throw new Error(`monitoring.alerting.externalUrl: '${opts.externalUrl}' is not an http(s) URL`);
+    env.GF_SERVER_ROOT_URL = u.data;
+  }
+  return `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+}
+
+const ENV_KEY = /^[A-Z_][A-Z0-9_]*$/;
+const FILE_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+
+function shellQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The script fed to `bash -s` on a host (remote.Command stdin): unpacks `files` into a fresh temp directory, then
+ * runs `entry` from it with `env` exported and stdin closed (so nothing in the entry script can swallow the rest of
+ * the payload). Non-secret content only: it is stored in Pulumi state as the command's input.
+ */
+export function buildInstallPayload(p: { entry: string; env: Record<string, string>; files: Record<string, string> }): string {
+  if (!(p.entry in p.files)) throw new Error(`monitoring payload: entry ${p.entry} is not among its files`);
+  const out = [
+    '# FUD Buddy monitoring install payload (generated by components/lib/monitoringConfig.ts).',
+    'set -euo pipefail',
+    'umask 022',
+    'STAGE=$(mktemp -d /tmp/fudbuddy-monitoring.XXXXXX)',
+    `trap 'rm -rf "$STAGE"' EXIT`,
+  ];
+  const names = Object.keys(p.files).sort();
+  const dirs = [...new Set(names.filter((n) => n.includes('/')).map((n) => n.slice(0, n.lastIndexOf('/'))))].sort();
+  for (const d of dirs) out.push(`mkdir -p "$STAGE/${d}"`);
+  for (const n of names) {
+    if (!FILE_PATH.test(n) || n.split('/').includes('..')) throw new Error(`monitoring payload: bad file name ${n}`);
+    // base64 keeps arbitrary content (quotes, `$`, heredoc markers) inert inside the payload.
+    const b64 = Buffer.from(p.files[n]!, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
+    out.push(`base64 -d > "$STAGE/${n}" <<'FUDBUDDY_B64'`, b64.trimEnd(), 'FUDBUDDY_B64');
+  }
+  out.push('export STAGE');
+  for (const [k, v] of Object.entries(p.env).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!ENV_KEY.test(k)) throw new Error(`monitoring payload: bad variable name ${k}`);
+    if (/[\n\r\0]/.test(v)) throw new Error(`monitoring payload: ${k} holds a newline`);
+    out.push(`export ${k}=${shellQuote(v)}`);
+  }
+  out.push(`bash "$STAGE/${p.entry}" </dev/null`);
+  return `${out.join('\n')}\n`;
+}
+
+const script = (rel: string): string => {
+  try {
+    return readFileSync(new URL(rel, `file://${MONITORING_SCRIPTS_DIR}`), 'utf8');
+  } catch {
+    throw new Error(`monitoring: cannot read components/scripts/monitoring/${rel}`);
+  }
+};
+
+/** Files shipped to every GPU host. */
+export function gpuPayloadFiles(): Record<string, string> {
+  const files: Record<string, string> = { 'config.alloy': readMonitoringFile('alloy/config.alloy') };
+  for (const f of ['lib.sh', 'gpu-exporters.sh', 'nvidia-smi-textfile.sh', 'filesystem-roles.sh', 'vllm-metrics-proxy.mjs']) files[f] = script(f);
+  for (const u of ['node-exporter-override.conf', 'fudbuddy-gpu-metrics.service', 'fudbuddy-gpu-metrics.timer', 'fudbuddy-fs-roles.service', 'fudbuddy-vllm-metrics.service']) {
+    files[`units/${u}`] = script(`units/${u}`);
+  }
+  return files;
+}
+
+/** The rule files and dashboards in monitoring/ (name -> content), sorted by name. */
+export function listMonitoringDir(sub: string, ext: string): Record<string, string> {
+  const dir = new URL(`${sub}/`, `file://${MONITORING_DIR}`);
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir).filter((n) => n.endsWith(ext)).sort()) out[f] = readFileSync(new URL(f, dir), 'utf8');
+  return out;
+}
+
+/** Files shipped to the monitoring host (no secrets: those go through write-secret.sh). */
+export function serverPayloadFiles(p: { prometheusYml: string; credentialsProm: string; logs: boolean; externalUrl?: string }): Record<string, string> {
+  const files: Record<string, string> = {
+    'prometheus.yml': p.prometheusYml,
+    'credentials.prom': p.credentialsProm,
+    'blackbox.yml': readMonitoringFile('blackbox/blackbox.yml'),
+    'grafana/datasources.yml': renderGrafanaDatasources({ logs: p.logs }),
+    'grafana/dashboards.yml': readMonitoringFile('grafana/provisioning/dashboards/fudbuddy.yml'),
+    'grafana.env': renderGrafanaEnv({ externalUrl: p.externalUrl }),
+    'loki.yml': readMonitoringFile('loki/loki.yml'),
+    'config.alloy': readMonitoringFile('alloy/config.alloy'),
+  };
+  for (const f of ['lib.sh', 'monitoring-server.sh', 'filesystem-roles.sh', 'write-secret.sh']) files[f] = script(f);
+  for (const u of ['fudbuddy-fs-roles.service', 'grafana-override.conf', 'loki-override.conf']) files[`units/${u}`] = script(`units/${u}`);
+  for (const [n, c] of Object.entries(listMonitoringDir('rules', '.yml'))) files[`rules/${n}`] = c;
+  for (const [n, c] of Object.entries(listMonitoringDir('grafana/dashboards', '.json'))) files[`dashboards/${n}`] = c;
+  return files;
+}

@@ -1,0 +1,228 @@
+// Monitoring and alerting for the stack: exporters on every GPU host, and Prometheus + Alertmanager + blackbox
+// exporter + Grafana (+ optional Loki/Alloy) on the monitoring node, all scraping over the tailnet. A thin shell over
+// components/lib/monitoringConfig.ts (pure, tested alone) and the scripts in components/scripts/monitoring/.
+// Non-secret files travel as one remote.Command payload per host (triggered by its content hash); every secret goes
+// on its own command's stdin into a 0600 file (write-secret.sh), never into a command string or the payload.
+import * as pulumi from '@pulumi/pulumi';
+import { remote } from '@pulumi/command';
+import { sha256 } from './lib/contentHash.js';
+import { asRoot, shq } from './lib/shell.js';
+import {
+  buildInstallPayload,
+  gpuPayloadFiles,
+  loadMonitoringVersions,
+  MONITORING_PATHS,
+  MONITORING_PORTS,
+  monitoringTailnetAccess,
+  renderAlertmanagerConfig,
+  renderCredentialExpiryTextfile,
+  renderPrometheusConfig,
+  SECRET_FILES,
+  serverPayloadFiles,
+  versionEnv,
+} from './lib/monitoringConfig.js';
+import type { MonitoringArgs, SshConnection } from './lib/monitoringTypes.js';
+
+export type * from './lib/monitoringTypes.js';
+export { monitoringTailnetAccess, MONITORING_PORTS } from './lib/monitoringConfig.js';
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const WRITE_SECRET = '/usr/local/lib/fudbuddy-monitoring/write-secret.sh';
+const DEFAULT_MODELS_DIR = '/var/lib/fudbuddy/models';
+
+function toConnection(c: SshConnection): remote.CommandArgs['connection'] {
+  return {
+    host: c.host,
+    port: c.port ?? 22,
+    user: c.user,
+    privateKey: c.privateKey,
+    ...(c.hostKey !== undefined ? { hostKey: c.hostKey } : {}),
+    ...(c.dialErrorLimit !== undefined ? { dialErrorLimit: c.dialErrorLimit } : {}),
+  };
+}
+
+/** Fails `pulumi preview` with the offending key named, before any resource exists. */
+export function validateMonitoringArgs(args: MonitoringArgs): void {
+  const bad = (key: string, msg: string): never => {
+    throw new Error(`monitoring.${key}: ${msg}`);
+  };
+  if (args.exposure !== 'private' && args.exposure !== 'public') bad('exposure', `must be "private" or "public", got "${String(args.exposure)}"`);
+  if (!NAME_RE.test(args.monitoringHost.name)) bad('monitoringHost.name', `'${args.monitoringHost.name}' must be lowercase letters, digits, dashes`);
+  if (args.gpuHosts.length === 0) bad('gpuHosts', 'at least one GPU host to monitor');
+  const seen = new Set<string>();
+  for (const [i, h] of args.gpuHosts.entries()) {
+    if (!NAME_RE.test(h.name)) bad(`gpuHosts[${i}].name`, `'${h.name}' must be lowercase letters, digits, dashes`);
+    if (seen.has(h.name)) bad(`gpuHosts[${i}].name`, `'${h.name}' appears twice`);
+    seen.add(h.name);
+    if (h.modelsDir !== undefined && !h.modelsDir.startsWith('/')) bad(`gpuHosts[${i}].modelsDir`, 'must be an absolute path');
+  }
+  if (args.exposure === 'public' && !args.edgeMetrics) {
+    bad('edgeMetrics', 'is required when exposure is "public" (the Worker /metrics URL and METRICS_TOKEN feed the fallback-share alert)');
+  }
+  if (args.healthProbes.length === 0) bad('healthProbes', 'at least one health URL to probe (the Worker /healthz or the tailscale serve URL)');
+  const probes = new Set<string>();
+  for (const [i, p] of args.healthProbes.entries()) {
+    if (!NAME_RE.test(p.name)) bad(`healthProbes[${i}].name`, `'${p.name}' must be lowercase letters, digits, dashes`);
+    if (probes.has(p.name)) bad(`healthProbes[${i}].name`, `'${p.name}' appears twice`);
+    probes.add(p.name);
+  }
+  if (!args.alerting.webhookUrl && !args.alerting.email) bad('alerting', 'set a webhook URL (alertWebhookUrl) or an e-mail route (monitoring.alertEmail)');
+  if (args.logs && args.monitoringHost.tailnetAddress === undefined) {
+    bad('monitoringHost.tailnetAddress', 'is required when logs are enabled (GPU hosts push to Loki on it)');
+  }
+  if (args.retention !== undefined && !/^[0-9]+[dwy]$/.test(args.retention)) bad('retention', `'${args.retention}' is not a duration like 30d`);
+}
+
+export class Monitoring extends pulumi.ComponentResource {
+  /** The rendered prometheus.yml (non-secret: token paths only). */
+  public readonly prometheusConfig: pulumi.Output<string>;
+  /** One exporter install per GPU host, by host name. */
+  public readonly exporters: Readonly<Record<string, remote.Command>>;
+  /** Prometheus/Alertmanager/Grafana install on the monitoring host. */
+  public readonly server: remote.Command;
+  /** The secret-file writes (API/Worker metrics tokens, Alertmanager config, Grafana admin password). */
+  public readonly secretWrites: remote.Command[];
+  /** How ops reach Grafana (loopback on the monitoring host, through SSH). */
+  public readonly grafanaAccess: string;
+  /** Tailnet access this monitoring needs; pass `tailnetAccess` (minus lokiFromGpu) to the Tailnet's `monitoring`. */
+  public readonly tailnetAccess: ReturnType<typeof monitoringTailnetAccess>;
+
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('fudbuddy:monitoring:Monitoring', name, {}, opts);
+    validateMonitoringArgs(args);
+    const logs = args.logs ?? false;
+    const versions = loadMonitoringVersions(args.versions);
+    const pins = versionEnv(versions);
+    const mon = args.monitoringHost;
+    this.tailnetAccess = monitoringTailnetAccess({ logs });
+    const lokiPushUrl = logs
+      ? pulumi.output(mon.tailnetAddress!).apply((a) => `http://${a}:${MONITORING_PORTS.loki}/loki/api/v1/push`)
+      : pulumi.output('');
+
+    // --- GPU hosts: node exporter, GPU textfile collector, vLLM metrics proxy (+ Alloy)
+    const gpuFiles = gpuPayloadFiles();
+    const exporters: Record<string, remote.Command> = {};
+    for (const h of args.gpuHosts) {
+      const payload = lokiPushUrl.apply((loki) =>
+        buildInstallPayload({
+          entry: 'gpu-exporters.sh',
+          files: gpuFiles,
+          env: {
+            ...pins,
+            HOST_NAME: h.name,
+            GPU: h.gpu === false ? '0' : '1',
+            MODELS_DIR: h.modelsDir ?? DEFAULT_MODELS_DIR,
+            VLLM_METRICS_UPSTREAM: h.modelMetricsUrl ?? 'http://127.0.0.1:8000/metrics',
+            LOGS: logs ? '1' : '0',
+            ...(logs ? { LOKI_PUSH_URL: loki } : {}),
+          },
+        }),
+      );
+      exporters[h.name] = new remote.Command(
+        `${name}-exporters-${h.name}`,
+        {
+          connection: toConnection(h.connection),
+          create: asRoot(h.connection.user, 'bash -s'),
+          stdin: payload,
+          triggers: [payload.apply(sha256)],
+        },
+        { parent: this, dependsOn: h.dependsOn },
+      );
+    }
+    this.exporters = exporters;
+
+    // --- monitoring host
+    const gpuTargets = pulumi
+      .all(args.gpuHosts.map((h) => pulumi.output(h.tailnetAddress)))
+      .apply((addrs) =>
+        args.gpuHosts.map((h, i) => ({ name: h.name, address: addrs[i]!, apiPort: h.apiPort ?? 8001, gpu: h.gpu !== false })),
+      );
+    const probes = pulumi
+      .all(args.healthProbes.map((p) => pulumi.output(p.url)))
+      .apply((urls) => args.healthProbes.map((p, i) => ({ name: p.name, url: urls[i]! })));
+    const edgeUrl = args.exposure === 'public' && args.edgeMetrics ? pulumi.output(args.edgeMetrics.url) : pulumi.output(undefined);
+    this.prometheusConfig = pulumi.all([gpuTargets, probes, edgeUrl]).apply(([gpuHosts, healthProbes, edgeMetricsUrl]) =>
+      renderPrometheusConfig({
+        monitoringHost: mon.name,
+        gpuHosts,
+        probes: healthProbes,
+        edgeMetricsUrl,
+        rulesGlob: `${MONITORING_PATHS.rulesDir}/*.yml`,
+        secretsDir: MONITORING_PATHS.secretsDir,
+      }),
+    );
+    const credentials = pulumi
+      .all((args.credentialExpiries ?? []).map((c) => pulumi.output(c.expiresAt)))
+      .apply((ts) => renderCredentialExpiryTextfile((args.credentialExpiries ?? []).map((c, i) => ({ credential: c.credential, expiresAt: ts[i]! }))));
+    const monitoringIsGpu = args.gpuHosts.some((h) => h.name === mon.name);
+    const serverPayload = pulumi.all([this.prometheusConfig, credentials]).apply(([prometheusYml, credentialsProm]) =>
+      buildInstallPayload({
+        entry: 'monitoring-server.sh',
+        files: serverPayloadFiles({ prometheusYml, credentialsProm, logs, externalUrl: args.alerting.externalUrl }),
+        env: {
+          ...pins,
+          HOST_NAME: mon.name,
+          RETENTION: args.retention ?? '30d',
+          LOGS: logs ? '1' : '0',
+          GPU_ALSO: monitoringIsGpu ? '1' : '0',
+        },
+      }),
+    );
+    const monUser = mon.connection.user;
+    const monConn = toConnection(mon.connection);
+    this.server = new remote.Command(
+      `${name}-server`,
+      { connection: monConn, create: asRoot(monUser, 'bash -s'), stdin: serverPayload, triggers: [serverPayload.apply(sha256)] },
+      // The GPU exporters first: the server's first scrape then finds them, and a shared host is configured once.
+      { parent: this, dependsOn: [...Object.values(exporters), ...((mon.dependsOn as pulumi.Resource[] | undefined) ?? [])] },
+    );
+
+    // --- secrets: each on stdin into a 0600 file on the monitoring host
+    const writeSecret = (id: string, dest: string, owner: string, value: pulumi.Input<string>, flags: string[] = []): remote.Command => {
+      const secret = pulumi.secret(value);
+      return new remote.Command(
+        `${name}-secret-${id}`,
+        {
+          connection: monConn,
+          create: asRoot(monUser, [WRITE_SECRET, dest, owner, ...flags].map(shq).join(' ')),
+          stdin: secret,
+          // The hash changes with the secret (re-run on rotation) and is itself kept secret.
+          triggers: [pulumi.secret(pulumi.output(value).apply(sha256))],
+          logging: 'stdoutAndStderr',
+        },
+        { parent: this, dependsOn: [this.server], additionalSecretOutputs: ['stdin'] },
+      );
+    };
+    const secrets = [
+      writeSecret('api-metrics-token', `${MONITORING_PATHS.secretsDir}/${SECRET_FILES.apiMetricsToken}`, 'prometheus:prometheus', args.apiMetricsToken),
+    ];
+    if (args.exposure === 'public' && args.edgeMetrics) {
+      secrets.push(
+        writeSecret('edge-metrics-token', `${MONITORING_PATHS.secretsDir}/${SECRET_FILES.edgeMetricsToken}`, 'prometheus:prometheus', args.edgeMetrics.token),
+      );
+    }
+    const alertmanagerConfig = pulumi
+      .all([pulumi.output(args.alerting.webhookUrl), pulumi.output(args.alerting.email?.authPassword)])
+      .apply(([webhookUrl, authPassword]) =>
+        renderAlertmanagerConfig({
+          webhookUrl,
+          externalUrl: args.alerting.externalUrl,
+          email: args.alerting.email ? { ...args.alerting.email, authPassword } : undefined,
+        }),
+      );
+    secrets.push(
+      writeSecret('alertmanager-config', MONITORING_PATHS.alertmanagerConfig, 'prometheus:prometheus', alertmanagerConfig, [
+        '--amtool',
+        '--reload',
+        'prometheus-alertmanager',
+      ]),
+    );
+    secrets.push(
+      writeSecret('grafana-admin-password', MONITORING_PATHS.grafanaAdminPasswordFile, 'grafana:grafana', args.grafanaAdminPassword, ['--grafana-admin']),
+    );
+    this.secretWrites = secrets;
+    this.grafanaAccess = `ssh -L ${MONITORING_PORTS.grafana}:127.0.0.1:${MONITORING_PORTS.grafana} <monitoring host> then http://127.0.0.1:${MONITORING_PORTS.grafana}`;
+
+    this.registerOutputs({ prometheusConfig: this.prometheusConfig, grafanaAccess: this.grafanaAccess });
+  }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# firewall.sh --ssh-port PORT --ssh-from CIDR[,CIDR...] [--allow PORT:CIDR]... [--no-tailscale]
+# ufw: inbound denied by default, tailscale0 allowed (the tailnet ACL filters it), SSH kept open from the given
+# sources (first, so Pulumi is never locked out), 8000 (vLLM) denied everywhere. Rules this script added
+# before and no longer wants are deleted; rules added by others are left alone. Idempotent.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+require_root
+
+ssh_port=22 ssh_from='' tailscale=1 allows=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ssh-port) ssh_port=$2; shift 2 ;;
+    --ssh-from) ssh_from=$2; shift 2 ;;
+    --allow) allows+=("$2"); shift 2 ;;
+    --no-tailscale) tailscale=0; shift ;;
+    *) die "firewall.sh: unknown argument $1" ;;
+  esac
+done
+[ -n "$ssh_from" ] || die "firewall.sshSources is empty: refusing to enable a firewall that would lock out SSH"
+[[ $ssh_port =~ ^[0-9]+$ ]] || die "ssh port '$ssh_port' is not a number"
+command -v ufw >/dev/null || die "ufw is not installed (base-setup.sh installs it)"
+
+rules=("deny 8000/tcp")
+IFS=',' read -r -a sources <<< "$ssh_from"
+for src in "${sources[@]}"; do
+  if [ "$src" = any ]; then rules+=("allow $ssh_port/tcp"); else rules+=("allow from $src to any port $ssh_port proto tcp"); fi
+done
+[ "$tailscale" = 1 ] && rules+=("allow in on tailscale0")
+for a in "${allows[@]}"; do
+  port=${a%%:*} from=${a#*:}
+  [[ $port =~ ^[0-9]+$ ]] || die "--allow $a: port is not a number"
+  [ "$port" != 8000 ] || die "--allow $a: port 8000 (vLLM) is never exposed"
+  if [ "$from" = any ]; then rules+=("allow $port/tcp"); else rules+=("allow from $from to any port $port proto tcp"); fi
+done
+
+state=/etc/fudbuddy/ufw.rules
+desired=$(printf '%s\n' "${rules[@]}")
+if [ -f "$state" ] && [ "$(cat "$state")" = "$desired" ] && ufw status | grep -q '^Status: active'; then
+  ok "firewall rules unchanged"
+  finish
+  exit 0
+fi
+
+for r in "${rules[@]}"; do
+  # shellcheck disable=SC2086 # a rule is a list of ufw words
+  ufw $r >&2 || die "ufw $r failed"
+done
+if [ -f "$state" ]; then
+  while IFS= read -r old; do
+    [ -n "$old" ] || continue
+    if ! grep -qxF -- "$old" <<< "$desired"; then
+      # shellcheck disable=SC2086
+      ufw delete $old >&2 || log "warning: could not delete old rule '$old'"
+    fi
+  done < "$state"
+fi
+ufw default deny incoming >&2
+ufw default allow outgoing >&2
+ufw --force enable >&2 || die "ufw enable failed (is iptables usable on this host?)"
+mkdir -p /etc/fudbuddy
+printf '%s\n' "$desired" > "$state"
+changed "firewall: ${#rules[@]} rules, default deny inbound"
+finish

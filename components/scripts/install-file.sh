@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# install-file.sh SRC DEST [--restart UNIT | --reload UNIT]
+# Installs a staged file (or a directory of files: prompts/) from SRC to DEST (root-owned, world-readable, no
+# secrets), removes SRC, and when anything changed restarts or reloads UNIT if it is running.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+require_root
+src=${1:?usage: install-file.sh SRC DEST [--restart UNIT | --reload UNIT]}
+dest=${2:?usage: install-file.sh SRC DEST [--restart UNIT | --reload UNIT]}
+staged=$src
+shift 2
+action='' unit=''
+case ${1:-} in
+  --restart|--reload) action=${1#--}; unit=${2:?"$1 needs a unit name"} ;;
+  '') ;;
+  *) die "install-file.sh: unknown argument $1" ;;
+esac
+check_staged "$src"
+
+ensure_dir "$(dirname "$dest")" 0755 root:root
+if [ -d "$src" ]; then
+  # The copy lands one level deeper (STAGE/<dirname>) when the source path has no trailing slash.
+  only=$(find "$src" -mindepth 1 -maxdepth 1)
+  if [ "$(printf '%s\n' "$only" | wc -l)" = 1 ] && [ -d "$only" ] && [ ! -L "$only" ]; then src=$only; fi
+  ensure_dir "$dest" 0755 root:root
+  for f in "$src"/*; do
+    [ -f "$f" ] || continue
+    target="$dest/$(basename "$f")"
+    if install_content "$target" 0644 root:root < "$f"; then changed "$target"; fi
+  done
+  for f in "$dest"/*; do
+    [ -e "$f" ] || continue
+    if [ ! -e "$src/$(basename "$f")" ]; then rm -f -- "$f"; changed "removed $f"; fi
+  done
+else
+  if install_content "$dest" 0644 root:root < "$src"; then changed "$dest"; fi
+fi
+rm -rf -- "$staged"
+
+if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ]; then
+  if unit_is_active "$unit"; then
+    systemctl "$action" "$unit" >&2 || die "systemctl $action $unit failed: journalctl -u $unit"
+    echo "${action}ed: $unit"
+  else
+    ok "$unit not running; it picks up the change when it starts"
+  fi
+fi
+finish

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# install-unit.sh UNIT_NAME [--no-start]   < unit file content
+# Installs /etc/systemd/system/UNIT_NAME, enables it and (re)starts it when the unit changed or is not running.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+require_root
+unit=${1:?usage: install-unit.sh UNIT_NAME [--no-start] < unit}
+start=1
+[ "${2:-}" = --no-start ] && start=0
+[[ $unit =~ ^[a-zA-Z0-9@._-]+\.(service|timer|socket)$ ]] || die "'$unit' is not a unit file name"
+
+path=/etc/systemd/system/$unit
+if install_content "$path" 0644 root:root; then
+  changed "$path"
+  systemctl daemon-reload >&2
+  unit_changed=1
+else
+  ok "$path unchanged"
+  unit_changed=0
+fi
+if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+  systemctl enable "$unit" >&2 || die "systemctl enable $unit failed"
+  changed "enabled $unit"
+fi
+if [ "$start" = 1 ]; then
+  if [ "$unit_changed" = 1 ] && unit_is_active "$unit"; then
+    systemctl restart "$unit" >&2 || die "$unit failed to restart: journalctl -u $unit -n 50"
+    changed "restarted $unit"
+  elif ! unit_is_active "$unit"; then
+    systemctl start "$unit" >&2 || die "$unit failed to start: journalctl -u $unit -n 50"
+    changed "started $unit"
+  else
+    ok "$unit active"
+  fi
+fi
+finish

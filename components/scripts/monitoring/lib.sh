@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Helpers shared by the monitoring host scripts. Sourced, never executed.
+# Scripts print `changed: …` / `ok: …` lines and end with FUDBUDDY_RESULT=changed|unchanged (a second run of an
+# unchanged config prints only ok lines and `unchanged`).
+
+FUDBUDDY_CHANGED=0
+# shellcheck disable=SC2034 # used by the scripts that source this file
+LIB_DIR=/usr/local/lib/fudbuddy-monitoring
+# shellcheck disable=SC2034
+CONF_DIR=/etc/fudbuddy-monitoring
+
+log() { printf '%s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+ok() { printf 'ok: %s\n' "$*"; }
+changed() { FUDBUDDY_CHANGED=1; printf 'changed: %s\n' "$*"; }
+finish() {
+  if [ "$FUDBUDDY_CHANGED" = 1 ]; then echo 'FUDBUDDY_RESULT=changed'; else echo 'FUDBUDDY_RESULT=unchanged'; fi
+}
+
+require_root() {
+  [ "$(id -u)" = 0 ] || die "$(basename "$0") must run as root (connect as root or a user with passwordless sudo)"
+}
+
+# install_content DEST MODE OWNER:GROUP < content
+# Writes stdin to DEST atomically when content, mode or owner differ. Returns 0 when it changed DEST, 1 otherwise.
+install_content() {
+  local dest=$1 mode=$2 owner=$3 tmp
+  mkdir -p "$(dirname "$dest")"
+  tmp=$(mktemp "$(dirname "$dest")/.fudbuddy.XXXXXX")
+  chmod 0600 "$tmp"
+  cat > "$tmp"
+  if [ -f "$dest" ] && cmp -s "$tmp" "$dest" && [ "$(stat -c '%a %U:%G' "$dest")" = "${mode#0} $owner" ]; then
+    rm -f "$tmp"
+    return 1
+  fi
+  chown "$owner" "$tmp"
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$dest"
+  return 0
+}
+
+# put DEST MODE OWNER < content: install_content that reports what it did. Returns 0 when changed.
+put() {
+  if install_content "$1" "$2" "$3"; then changed "$1"; return 0; fi
+  ok "$1"
+  return 1
+}
+
+ensure_dir() {
+  local dir=$1 mode=$2 owner=$3
+  if [ -d "$dir" ] && [ "$(stat -c '%a %U:%G' "$dir")" = "${mode#0} $owner" ]; then return 0; fi
+  mkdir -p "$dir"
+  chown "$owner" "$dir"
+  chmod "$mode" "$dir"
+  changed "directory $dir"
+}
+
+ubuntu_codename() {
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  printf '%s' "${VERSION_CODENAME:-unknown}"
+}
+
+# pinned_version PACKAGE: the apt version glob for this release from the PIN_<CODENAME>_<PACKAGE> variables that
+# the component passes (monitoring/versions.json). Dies when the release is not pinned.
+pinned_version() {
+  local codename var
+  codename=$(ubuntu_codename)
+  var="PIN_$(printf '%s_%s' "$codename" "$1" | tr '[:lower:]-' '[:upper:]_')"
+  [ -n "${!var:-}" ] || die "no pinned version of $1 for Ubuntu '$codename' (supported: jammy, noble); add it to monitoring/versions.json"
+  printf '%s' "${!var}"
+}
+
+# apt_install_pinned PKG=VERSION...: installs only what is missing or at another version; keeps our conffiles.
+apt_install_pinned() {
+  local want=() spec pkg ver have
+  for spec in "$@"; do
+    pkg=${spec%%=*} ver=${spec#*=}
+    have=$(dpkg-query -W -f='${Status} ${Version}' "$pkg" 2>/dev/null || true)
+    # shellcheck disable=SC2053 # ver is a glob on purpose
+    if [[ $have == "install ok installed "* ]] && [[ ${have#install ok installed } == $ver ]]; then
+      ok "package $pkg ${have#install ok installed }"
+    else
+      want+=("$spec")
+    fi
+  done
+  [ ${#want[@]} -gt 0 ] || return 0
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed (network? apt sources?)"
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${want[@]}" >&2 || die "apt-get install ${want[*]} failed: is the pinned version available? apt-cache policy ${want[*]%%=*}"
+  changed "installed ${want[*]}"
+}
+
+# grafana_repo: Grafana's apt repository (grafana, loki, alloy), signed-by its key only.
+grafana_repo() {
+  local keyring=/etc/apt/keyrings/grafana.gpg list=/etc/apt/sources.list.d/grafana.list
+  if [ ! -s "$keyring" ]; then
+    mkdir -p /etc/apt/keyrings
+    command -v gpg >/dev/null || apt_install_pinned gnupg='*'
+    curl -fsSL https://apt.grafana.com/gpg.key | gpg --dearmor -o "$keyring.tmp" || die "cannot fetch Grafana's apt key"
+    chmod 0644 "$keyring.tmp"
+    mv -f "$keyring.tmp" "$keyring"
+    changed "$keyring"
+  fi
+  echo "deb [signed-by=$keyring] https://apt.grafana.com stable main" | put "$list" 0644 root:root || true
+}
+
+# restart_if UNIT CHANGED(0|1): restarts (and enables) UNIT when CHANGED=1 or it is not running.
+restart_if() {
+  local unit=$1 did=$2
+  systemctl daemon-reload
+  systemctl enable "$unit" >/dev/null 2>&1 || true
+  if [ "$did" = 1 ] || ! systemctl is-active --quiet "$unit"; then
+    systemctl restart "$unit" || die "$unit failed to start: journalctl -u $unit -n 50"
+    changed "restarted $unit"
+  else
+    ok "$unit running"
+  fi
+}
+
+# bind_address: the address exporters bind to. BIND_ADDRESS when given (CPU test hosts without a tailnet),
+# else this host's Tailscale IPv4. Never 0.0.0.0.
+bind_address() {
+  local a=${BIND_ADDRESS:-}
+  if [ -z "$a" ]; then
+    a=$(tailscale ip -4 2>/dev/null | head -n1 || true)
+    [ -n "$a" ] || die "no tailnet address: is Tailscale up on this host? (tailscale status)"
+  fi
+  case $a in 0.0.0.0|::|'') die "refusing to bind exporters to '$a'" ;; esac
+  printf '%s' "$a"
+}

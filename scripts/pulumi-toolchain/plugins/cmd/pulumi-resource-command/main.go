@@ -1,0 +1,205 @@
+// Command pulumi-resource-command is a stand-in for the Pulumi "command" provider (@pulumi/command 1.2.1),
+// written for FUD Buddy's engine tests.
+//
+// Why it exists: the upstream provider module (github.com/pulumi/pulumi-command/provider) is refused by the Go
+// module proxy reachable from this project's machines, and its source may not be copied here. This plugin
+// implements the same resource types and input/output names the @pulumi/command npm SDK registers
+// (command:remote:Command, command:remote:CopyToRemote, command:local:Command) against the same engine
+// protocol, so a real `pulumi up` runs real shell commands over real SSH. Behaviour follows the upstream
+// documentation: create/update/delete commands, triggers force replacement, environment first through
+// SSH setenv then inline exports, PULUMI_COMMAND_STDOUT/STDERR for update and delete, stdout/stderr outputs,
+// nothing shown in previews. Known differences are listed in docs/engine-tests.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+)
+
+// version is what GetPluginInfo reports; it matches the npm SDK so the engine's version checks agree.
+var version = "1.2.1"
+
+const (
+	typeRemoteCommand = "command:remote:Command"
+	typeCopyToRemote  = "command:remote:CopyToRemote"
+	typeLocalCommand  = "command:local:Command"
+)
+
+func main() {
+	p := &provider{}
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Init: func(srv *grpc.Server) error {
+			pulumirpc.RegisterResourceProviderServer(srv, plugin.NewProviderServer(p))
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-command: could not start gRPC server: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-command: gRPC server stopped: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type provider struct {
+	plugin.UnimplementedProvider
+}
+
+func (p *provider) Close() error { return nil }
+
+func (p *provider) SignalCancellation(context.Context) error { return nil }
+
+func (p *provider) Handshake(context.Context, plugin.ProviderHandshakeRequest) (*plugin.ProviderHandshakeResponse, error) {
+	return &plugin.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
+}
+
+func (p *provider) GetPluginInfo(context.Context) (plugin.PluginInfo, error) {
+	v := mustSemver(version)
+	return plugin.PluginInfo{Version: &v}, nil
+}
+
+func (p *provider) CheckConfig(_ context.Context, req plugin.CheckConfigRequest) (plugin.CheckConfigResponse, error) {
+	return plugin.CheckConfigResponse{Properties: req.News}, nil
+}
+
+func (p *provider) DiffConfig(context.Context, plugin.DiffConfigRequest) (plugin.DiffConfigResponse, error) {
+	return plugin.DiffResult{Changes: plugin.DiffNone}, nil
+}
+
+func (p *provider) Configure(context.Context, plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
+	return plugin.ConfigureResponse{}, nil
+}
+
+func (p *provider) Check(_ context.Context, req plugin.CheckRequest) (plugin.CheckResponse, error) {
+	var failures []plugin.CheckFailure
+	switch req.Type {
+	case typeRemoteCommand:
+		failures = append(failures, checkConnection(req.News)...)
+	case typeCopyToRemote:
+		failures = append(failures, checkConnection(req.News)...)
+		if !has(req.News, "source") {
+			failures = append(failures, plugin.CheckFailure{Property: "source", Reason: "missing required property 'source'"})
+		}
+		if !has(req.News, "remotePath") {
+			failures = append(failures, plugin.CheckFailure{Property: "remotePath", Reason: "missing required property 'remotePath'"})
+		}
+	case typeLocalCommand:
+	default:
+		return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %q (this stand-in implements %s, %s and %s)",
+			req.Type, typeRemoteCommand, typeCopyToRemote, typeLocalCommand)
+	}
+	return plugin.CheckResponse{Properties: req.News, Failures: failures}, nil
+}
+
+func checkConnection(news resource.PropertyMap) []plugin.CheckFailure {
+	conn, ok := news["connection"]
+	if !ok || conn.IsNull() {
+		return []plugin.CheckFailure{{Property: "connection", Reason: "missing required property 'connection'"}}
+	}
+	obj := unsecret(conn)
+	if obj.IsComputed() || !obj.IsObject() {
+		return nil
+	}
+	if host, ok := obj.ObjectValue()["host"]; !ok || host.IsNull() {
+		return []plugin.CheckFailure{{Property: "connection.host", Reason: "missing required property 'connection.host'"}}
+	}
+	return nil
+}
+
+// Diff: any change to triggers replaces; any other input change updates.
+func (p *provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffResponse, error) {
+	diff := req.OldInputs.DiffIncludeUnknowns(req.NewInputs)
+	if diff == nil || !diff.AnyChanges() {
+		return plugin.DiffResult{Changes: plugin.DiffNone}, nil
+	}
+	var changed, replace []resource.PropertyKey
+	for _, k := range diff.ChangedKeys() {
+		changed = append(changed, k)
+		if k == "triggers" || (req.Type == typeCopyToRemote && (k == "source" || k == "remotePath")) {
+			replace = append(replace, k)
+		}
+	}
+	detailed := plugin.NewDetailedDiffFromObjectDiff(diff, true)
+	for path, d := range detailed {
+		for _, k := range replace {
+			if path == string(k) || len(path) > len(k) && path[:len(k)] == string(k) && (path[len(k)] == '.' || path[len(k)] == '[') {
+				d.Kind = d.Kind.AsReplace()
+				detailed[path] = d
+			}
+		}
+	}
+	return plugin.DiffResult{Changes: plugin.DiffSome, ChangedKeys: changed, ReplaceKeys: replace, DetailedDiff: detailed}, nil
+}
+
+func (p *provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin.CreateResponse, error) {
+	id := resource.ID(fmt.Sprintf("%s-%s", req.Name, randomSuffix()))
+	if req.Preview {
+		return plugin.CreateResponse{ID: "", Properties: previewOutputs(req.Type, req.Properties)}, nil
+	}
+	outs, err := p.run(ctx, req.Type, "create", req.Properties, nil)
+	if err != nil {
+		return plugin.CreateResponse{}, err
+	}
+	return plugin.CreateResponse{ID: id, Properties: outs}, nil
+}
+
+func (p *provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin.UpdateResponse, error) {
+	if req.Preview {
+		return plugin.UpdateResponse{Properties: previewOutputs(req.Type, req.NewInputs)}, nil
+	}
+	outs, err := p.run(ctx, req.Type, "update", req.NewInputs, req.OldOutputs)
+	if err != nil {
+		return plugin.UpdateResponse{}, err
+	}
+	return plugin.UpdateResponse{Properties: outs}, nil
+}
+
+func (p *provider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin.DeleteResponse, error) {
+	switch req.Type {
+	case typeRemoteCommand, typeLocalCommand:
+		if _, err := p.run(ctx, req.Type, "delete", req.Outputs, req.Outputs); err != nil {
+			return plugin.DeleteResponse{}, err
+		}
+	}
+	// CopyToRemote leaves the copied files in place, as the upstream provider does.
+	return plugin.DeleteResponse{}, nil
+}
+
+// Read (refresh) keeps the recorded state: a command's effects cannot be read back.
+func (p *provider) Read(_ context.Context, req plugin.ReadRequest) (plugin.ReadResponse, error) {
+	return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}}, nil
+}
+
+func (p *provider) run(ctx context.Context, typ tokensType, op string, inputs, oldOutputs resource.PropertyMap) (resource.PropertyMap, error) {
+	switch typ {
+	case typeRemoteCommand:
+		return runRemoteCommand(ctx, op, inputs, oldOutputs)
+	case typeLocalCommand:
+		return runLocalCommand(ctx, op, inputs, oldOutputs)
+	case typeCopyToRemote:
+		if op == "delete" {
+			return inputs, nil
+		}
+		return copyToRemote(ctx, inputs)
+	}
+	return nil, fmt.Errorf("unknown resource type %q", typ)
+}
+
+func previewOutputs(typ tokensType, inputs resource.PropertyMap) resource.PropertyMap {
+	outs := inputs.Copy()
+	if typ == typeRemoteCommand || typ == typeLocalCommand {
+		outs["stdout"] = resource.MakeComputed(resource.NewStringProperty(""))
+		outs["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))
+	}
+	return outs
+}

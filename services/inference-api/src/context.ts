@@ -1,0 +1,79 @@
+// Everything a route needs, built once per app instance.
+import type { Config } from './config.js';
+import { TokenSet } from './auth.js';
+import { InflightGate, RateLimiter } from './limits.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { PromptStore } from './prompts.js';
+import { UndiciUpstream, type UpstreamClient } from './upstream.js';
+import { OpenAIUpstream } from './upstream-openai.js';
+import { makeChatBodySchema } from './validate.js';
+
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  prompts: PromptStore;
+  upstream: UpstreamClient;
+  gate: InflightGate;
+  clientLimiter: RateLimiter;
+  ipLimiter: RateLimiter;
+  apiTokens: TokenSet;
+  metricsTokens: TokenSet;
+  chatSchema: ReturnType<typeof makeChatBodySchema>;
+  startedAt: number;
+  state: { draining: boolean; active: number };
+  upstreamHealthy(): Promise<boolean>;
+}
+
+export function createContext(config: Config, log: Logger): AppContext {
+  const metrics = createMetrics(config.version, config.UPSTREAM_MODEL);
+  const upstreamOptions = {
+    baseUrl: config.UPSTREAM_BASE_URL,
+    apiKey: config.UPSTREAM_API_KEY,
+    // A few spare connections so health probes never wait behind generation requests.
+    connections: config.MAX_INFLIGHT + 2,
+    connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+    firstTokenTimeoutMs: config.UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
+    idleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+    totalTimeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    metrics,
+  };
+  const upstream: UpstreamClient = config.UPSTREAM_CLIENT === 'openai' ? new OpenAIUpstream(upstreamOptions) : new UndiciUpstream(upstreamOptions);
+  // Health probes are cached (and concurrent callers share one probe) so frequent health checks cost nothing.
+  let cached: { at: number; ok: boolean } | undefined;
+  let pending: Promise<boolean> | undefined;
+  const upstreamHealthy = (): Promise<boolean> => {
+    if (cached && Date.now() - cached.at < config.HEALTH_CACHE_MS) return Promise.resolve(cached.ok);
+    pending ??= upstream
+      .probe(Math.min(2_000, config.UPSTREAM_CONNECT_TIMEOUT_MS + 1_000))
+      .then((ok) => {
+        cached = { at: Date.now(), ok };
+        metrics.upstreamUp.set(ok ? 1 : 0);
+        return ok;
+      })
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  return {
+    config,
+    log,
+    metrics,
+    prompts: new PromptStore(config.PROMPTS_DIR, log, () => metrics.promptReloadErrors.inc()),
+    upstream,
+    gate: new InflightGate(config.MAX_INFLIGHT, config.MAX_QUEUE, config.QUEUE_TIMEOUT_MS, (inflight, queued) => {
+      metrics.inflight.set(inflight);
+      metrics.queue.set(queued);
+    }),
+    clientLimiter: new RateLimiter(config.RATE_LIMIT_RPM),
+    ipLimiter: new RateLimiter(config.IP_RATE_LIMIT_RPM),
+    apiTokens: new TokenSet(config.API_TOKENS),
+    metricsTokens: new TokenSet(config.METRICS_TOKENS ?? config.API_TOKENS),
+    chatSchema: makeChatBodySchema(config.MAX_MESSAGES),
+    startedAt: Date.now(),
+    state: { draining: false, active: 0 },
+    upstreamHealthy,
+  };
+}

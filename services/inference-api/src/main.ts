@@ -1,0 +1,47 @@
+// Entry point (`npm run api`, or `node server.mjs` from the bundle): config from the environment, SIGHUP reloads
+// prompts, SIGTERM/SIGINT drain and exit 0.
+import { ConfigError, loadConfig } from './config.js';
+import { startServer } from './server.js';
+import { VERSION } from './version.js';
+
+// `npm run api` sets FUDBUDDY_DEV=1: on a loopback address, and only then, a missing API_TOKENS falls back to a
+// well-known local token so `npm run stub` + `npm run api` work out of the box. The deployed unit never sets it.
+export const DEV_TOKEN = 'fudbuddy-local-dev-token';
+const env = { ...process.env };
+if (env.FUDBUDDY_DEV === '1' && !env.API_TOKENS && ['127.0.0.1', 'localhost', '::1'].includes(env.HOST || '127.0.0.1')) {
+  env.API_TOKENS = DEV_TOKEN;
+  console.warn(`fudbuddy-api: API_TOKENS unset; dev mode on loopback accepts "Authorization: Bearer ${DEV_TOKEN}"`);
+}
+
+let config;
+try {
+  config = loadConfig(env, VERSION);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`fudbuddy-api: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+let server: Awaited<ReturnType<typeof startServer>>;
+try {
+  server = await startServer(config);
+} catch (err) {
+  console.error(`fudbuddy-api: cannot start: ${(err as Error).message}`);
+  process.exit(1);
+}
+
+process.on('SIGHUP', () => {
+  server.ctx.log.info('SIGHUP: reloading prompts');
+  void server.ctx.prompts.loadAll();
+});
+const stop = (signal: string) => {
+  server.ctx.log.info({ signal }, 'shutting down');
+  void server.shutdown().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.once('SIGTERM', () => stop('SIGTERM'));
+process.once('SIGINT', () => stop('SIGINT'));

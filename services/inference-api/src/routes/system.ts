@@ -1,0 +1,45 @@
+// GET /healthz (no auth: liveness for systemd and monitors on the tailnet), GET /metrics (bearer), GET /v1/models.
+import type { Request, Response } from 'express';
+import type { AppContext } from '../context.js';
+import { bearerFrom } from '../auth.js';
+import { ApiError, sendError } from '../errors.js';
+
+export function healthz(ctx: AppContext) {
+  return async (_req: Request, res: Response): Promise<void> => {
+    res.locals.route = '/healthz';
+    const ok = await ctx.upstreamHealthy();
+    res.status(ok && !ctx.state.draining ? 200 : 503).json({
+      status: ok && !ctx.state.draining ? 'ok' : 'degraded',
+      upstream: ok ? 'ok' : 'down',
+      ...(ctx.state.draining ? { draining: true } : {}),
+      model: ctx.config.UPSTREAM_MODEL,
+      version: ctx.config.version,
+      uptime_s: Math.floor((Date.now() - ctx.startedAt) / 1000),
+    });
+  };
+}
+
+export function metricsRoute(ctx: AppContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    res.locals.route = '/metrics';
+    if (!ctx.metricsTokens.accepts(bearerFrom(req.headers.authorization))) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      sendError(res, new ApiError(401, 'a metrics bearer token is required', 'invalid_request_error', 'invalid_api_key'));
+      return;
+    }
+    // Keeps fudbuddy_api_upstream_up fresh at scrape time (cached, so scrapes cost no upstream calls).
+    await ctx.upstreamHealthy();
+    res.setHeader('content-type', ctx.metrics.registry.contentType);
+    res.end(await ctx.metrics.registry.metrics());
+  };
+}
+
+export function models(ctx: AppContext) {
+  return (_req: Request, res: Response): void => {
+    res.locals.route = '/v1/models';
+    res.json({
+      object: 'list',
+      data: [{ id: ctx.config.UPSTREAM_MODEL, object: 'model', created: Math.floor(ctx.startedAt / 1000), owned_by: 'fudbuddy' }],
+    });
+  };
+}

@@ -1,0 +1,311 @@
+// OpenAI-compatible stand-in for vLLM: deterministic tokens at a configurable rate, fault switches, vLLM-named
+// metrics and request statistics that tests use to see what the API sent and when it hung up.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createStubMetrics } from './metrics.js';
+import { estimateTokens, tokens } from './tokens.js';
+
+export const STUB_MODES = ['ok', 'down', 'slow', 'error500', 'cut'] as const;
+export type StubMode = (typeof STUB_MODES)[number];
+export const isStubMode = (v: unknown): v is StubMode => typeof v === 'string' && (STUB_MODES as readonly string[]).includes(v);
+
+export interface StubOptions {
+  host?: string;
+  port?: number;
+  model?: string;
+  /** Tokens per second while generating; 0 = emit every token at once. */
+  tokensPerSec?: number;
+  /** Tokens per reply unless max_tokens asks for fewer. */
+  completionTokens?: number;
+  mode?: StubMode;
+  apiKey?: string;
+  /** `slow` mode: delay before the first token (and before a non-streamed reply). */
+  slowMs?: number;
+  /** `cut` mode: tokens sent before the connection is destroyed. */
+  cutAfterTokens?: number;
+}
+
+export interface StubStats {
+  /** POST /v1/chat/completions received. */
+  requests: number;
+  /** Generating right now. */
+  active: number;
+  /** Replies finished normally. */
+  completed: number;
+  /** Connections the client closed before the reply finished (abort propagation). */
+  clientAborts: number;
+  /** Time (ms since epoch) of the last client abort. */
+  lastClientAbortAt: number | null;
+  /** Last request bodies (newest last, at most 50). */
+  bodies: unknown[];
+  /** Authorization header of the last request ("" when absent). */
+  lastAuthorization: string;
+}
+
+export interface StubHandle {
+  url: string;
+  baseURL: string;
+  port: number;
+  close(): Promise<void>;
+  setMode(mode: StubMode): void;
+  stats(): StubStats;
+  resetStats(): void;
+}
+
+type Json = Record<string, unknown>;
+
+const freshStats = (): StubStats => ({
+  requests: 0,
+  active: 0,
+  completed: 0,
+  clientAborts: 0,
+  lastClientAbortAt: null,
+  bodies: [],
+  lastAuthorization: '',
+});
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra });
+  res.end(text);
+}
+
+const errorBody = (message: string, type: string, code: string | null = null) => ({ error: { message, type, code, param: null } });
+
+function readBody(req: http.IncomingMessage, limit = 10 * 1024 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > limit) reject(new Error('body too large'));
+      else parts.push(b);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (p && typeof p === 'object' && 'text' in p ? String((p as Json).text) : '')).join('');
+  return '';
+}
+
+export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
+  const model = opts.model ?? 'fudbuddy';
+  const tokensPerSec = opts.tokensPerSec ?? 50;
+  const completionTokens = opts.completionTokens ?? 16;
+  const slowMs = opts.slowMs ?? 3000;
+  const cutAfter = opts.cutAfterTokens ?? 3;
+  let mode: StubMode = opts.mode ?? 'ok';
+  let stats = freshStats();
+  const metrics = createStubMetrics(model);
+  const created = Math.floor(Date.now() / 1000);
+  let seq = 0;
+
+  const tokenGap = tokensPerSec > 0 ? 1000 / tokensPerSec : 0;
+
+  async function chat(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let body: Json;
+    try {
+      const parsed: unknown = JSON.parse(await readBody(req));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      body = parsed as Json;
+    } catch {
+      sendJson(res, 400, errorBody('Invalid JSON body', 'BadRequestError'));
+      return;
+    }
+    stats.requests++;
+    stats.bodies.push(body);
+    if (stats.bodies.length > 50) stats.bodies.shift();
+    stats.lastAuthorization = req.headers.authorization ?? '';
+    if (mode === 'error500') {
+      sendJson(res, 500, errorBody('stub: internal error (error500 mode)', 'InternalServerError'));
+      return;
+    }
+    const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+    if (messages.length === 0) {
+      sendJson(res, 400, errorBody('messages must be a non-empty array', 'BadRequestError'));
+      return;
+    }
+    const promptText = messages.map((m) => textOf(m?.content)).join('\n');
+    const lastUser = textOf([...messages].reverse().find((m) => m?.role === 'user')?.content);
+    const requestedMax = Number(body.max_completion_tokens ?? body.max_tokens ?? Infinity);
+    const count = Math.max(0, Math.min(completionTokens, Number.isFinite(requestedMax) ? requestedMax : completionTokens));
+    const finishReason = count < completionTokens ? 'length' : 'stop';
+    const out = tokens(lastUser, count);
+    const promptTokens = estimateTokens(promptText);
+    const id = `chatcmpl-stub-${++seq}`;
+    const t0 = performance.now();
+    const stream = body.stream === true;
+    const includeUsage = stream && (body.stream_options as Json | undefined)?.include_usage === true;
+
+    let finished = false;
+    let cutting = false;
+    stats.active++;
+    metrics.setRunning(stats.active);
+    res.on('close', () => {
+      stats.active--;
+      metrics.setRunning(stats.active);
+      if (!finished && !cutting) {
+        stats.clientAborts++;
+        stats.lastClientAbortAt = Date.now();
+      }
+    });
+    const gone = () => res.destroyed || res.writableEnded;
+
+    if (!stream) {
+      if (mode === 'slow') await sleep(slowMs);
+      if (tokenGap > 0) await sleep(tokenGap * count);
+      if (gone()) return;
+      metrics.observeTtft((performance.now() - t0) / 1000);
+      metrics.countTokens(promptTokens, count);
+      const reply = {
+        id,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content: out.join(''), refusal: null }, logprobs: null, finish_reason: finishReason }],
+        usage: { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count },
+      };
+      const text = JSON.stringify(reply);
+      if (mode === 'cut') {
+        cutting = true;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.write(text.slice(0, Math.floor(text.length / 2)));
+        setTimeout(() => res.socket?.destroy(), 5);
+        return;
+      }
+      finished = true;
+      stats.completed++;
+      sendJson(res, 200, reply);
+      return;
+    }
+
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
+    const createdS = Math.floor(Date.now() / 1000);
+    const chunk = (delta: Json, finish: string | null) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: createdS, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+    if (mode === 'slow') await sleep(slowMs);
+    if (gone()) return;
+    res.write(chunk({ role: 'assistant', content: '' }, null));
+    for (let i = 0; i < out.length; i++) {
+      if (tokenGap > 0) await sleep(tokenGap);
+      if (gone()) return;
+      if (mode === 'cut' && i >= cutAfter) {
+        cutting = true;
+        // Let what was written reach the client first: a cut mid-stream, not a reply that never started.
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      if (i === 0) metrics.observeTtft((performance.now() - t0) / 1000);
+      res.write(chunk({ content: out[i] }, null));
+      metrics.countTokens(0, 1);
+    }
+    if (gone()) return;
+    metrics.countTokens(promptTokens, 0);
+    res.write(chunk({}, finishReason));
+    if (includeUsage) {
+      const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count };
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: createdS, model, choices: [], usage })}\n\n`);
+    }
+    finished = true;
+    stats.completed++;
+    res.end('data: [DONE]\n\n');
+  }
+
+  async function control(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    if (path === '/__stub/mode' && req.method === 'POST') {
+      let next: unknown;
+      try {
+        next = (JSON.parse(await readBody(req, 4096)) as Json).mode;
+      } catch {
+        next = undefined;
+      }
+      if (!isStubMode(next)) {
+        sendJson(res, 400, errorBody(`mode must be one of ${STUB_MODES.join('|')}`, 'BadRequestError'));
+        return;
+      }
+      mode = next;
+      sendJson(res, 200, { mode });
+      return;
+    }
+    if (path === '/__stub/stats' && req.method === 'GET') {
+      sendJson(res, 200, { mode, ...stats });
+      return;
+    }
+    if (path === '/__stub/reset' && req.method === 'POST') {
+      stats = freshStats();
+      sendJson(res, 200, { ok: true });
+      return;
+    }
+    sendJson(res, 404, errorBody('not found', 'NotFoundError'));
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path.startsWith('/__stub/')) return control(req, res, path);
+    if (mode === 'down') {
+      req.resume();
+      sendJson(res, 503, errorBody('stub: down (down mode)', 'ServiceUnavailableError'), { 'retry-after': '1' });
+      return;
+    }
+    if (path === '/health' && req.method === 'GET') {
+      res.writeHead(200).end();
+      return;
+    }
+    if (path === '/metrics' && req.method === 'GET') {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+      return;
+    }
+    if (path.startsWith('/v1/') && opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+      req.resume();
+      sendJson(res, 401, errorBody('stub: invalid API key', 'AuthenticationError'));
+      return;
+    }
+    if (path === '/v1/models' && req.method === 'GET') {
+      sendJson(res, 200, { object: 'list', data: [{ id: model, object: 'model', created, owned_by: 'fudbuddy-stub' }] });
+      return;
+    }
+    if (path === '/v1/chat/completions' && req.method === 'POST') return chat(req, res);
+    req.resume();
+    sendJson(res, 404, errorBody(`stub: no route ${req.method} ${path}`, 'NotFoundError'));
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, errorBody(`stub: ${(err as Error).message}`, 'InternalServerError'));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${hostForUrl}:${addr.port}`;
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    port: addr.port,
+    setMode(next) {
+      mode = next;
+    },
+    stats: () => ({ ...stats, bodies: [...stats.bodies] }),
+    resetStats() {
+      stats = freshStats();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,261 @@
+// FUD Buddy's client for the AI backend (the edge Worker). Framework-free and dependency-free: copy
+// this file and ./ai/ into any app. It never reads build-time config itself; the app passes it in.
+//
+//   const ai = createAiService({ baseUrl: 'https://api.example.com', clientId: 'fudbuddy-web' });
+//   const reply = await ai.sendMessage('whereToGo', history, 'Somewhere quiet for lunch?', {
+//     signal, onDelta: (_chunk, soFar) => render(soFar),
+//   });
+//   reply.content; reply.requestId; reply.servedBy; // 'origin' | 'fallback' | 'unknown'
+
+import { backoffDelay, sleep, type BackoffPolicy } from './ai/backoff.js';
+import { ServiceDownError, type AiServiceError } from './ai/errors.js';
+import { AttemptError, failureFromNetwork, failureFromResponse, mintRequestId, type AttemptFailure } from './ai/http.js';
+import { SseParser } from './ai/sse.js';
+import { TokenSource } from './ai/tokenCache.js';
+
+export * from './ai/errors.js';
+export { SseParser, type SseEvent } from './ai/sse.js';
+export { backoffDelay, parseRetryAfter } from './ai/backoff.js';
+
+/** Same list as the backend's services/common/chat-types.ts (a test keeps them equal). */
+export const CHAT_TYPES = ['whereToGo', 'whatToOrder', 'somethingFun', 'home'] as const;
+export type ChatType = (typeof CHAT_TYPES)[number];
+
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export type ServedBy = 'origin' | 'fallback' | 'unknown';
+
+export interface ChatReply {
+  content: string;
+  /** The id the servers logged this request under. */
+  requestId: string;
+  servedBy: ServedBy;
+}
+
+export interface RetryInfo {
+  /** Attempts made so far (1 after the first failure). */
+  attempt: number;
+  delayMs: number;
+  error: AiServiceError;
+}
+
+export interface AiServiceOptions {
+  /** Worker base URL, e.g. https://api.fudbuddy.com (no trailing slash needed). */
+  baseUrl: string;
+  clientId: string;
+  inviteCode?: () => string | undefined;
+  /** Total attempts per message, first one included (default 4). */
+  maxAttempts?: number;
+  /** First backoff cap (default 500 ms), doubling up to maxDelayMs (default 8 s). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** A Retry-After longer than this is not waited out: the error goes to the UI instead (default 20 s). */
+  maxRetryAfterMs?: number;
+  /** Refresh a token this long before it expires (default 60 s, at most half its lifetime). */
+  tokenRefreshMarginMs?: number;
+  fetch?: typeof fetch;
+  random?: () => number;
+  now?: () => number;
+  /** Called before each backoff wait (telemetry, or a "retrying…" hint in the UI). */
+  onRetry?: (info: RetryInfo) => void;
+}
+
+export interface SendOptions {
+  signal?: AbortSignal;
+  /** Each streamed piece of text, and the whole answer so far. */
+  onDelta?: (delta: string, soFar: string) => void;
+  /** Non-secret hints passed through as `metadata` (e.g. a preferred model). */
+  metadata?: Record<string, string>;
+  /** Use this request id instead of minting one (e.g. a UI "Retry" reusing the id of the failed request). */
+  requestId?: string;
+}
+
+export interface AiService {
+  sendMessage(chatType: ChatType, history: readonly ChatMessage[], message: string, options?: SendOptions): Promise<ChatReply>;
+  /** A valid token (cached); exposed for callers that talk to other Worker endpoints. */
+  getToken(signal?: AbortSignal): Promise<string>;
+}
+
+export function createAiService(options: AiServiceOptions): AiService {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const now = options.now ?? (() => Date.now());
+  const random = options.random ?? Math.random;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 20_000;
+  const policy: BackoffPolicy = { baseDelayMs: options.baseDelayMs ?? 500, maxDelayMs: options.maxDelayMs ?? 8_000 };
+  const tokens = new TokenSource({
+    baseUrl,
+    clientId: options.clientId,
+    inviteCode: options.inviteCode,
+    fetch: doFetch,
+    now,
+    refreshMarginMs: options.tokenRefreshMarginMs ?? 60_000,
+  });
+
+  async function attempt(
+    chatType: ChatType,
+    messages: ChatMessage[],
+    requestId: string,
+    send: SendOptions,
+  ): Promise<ChatReply> {
+    const token = await tokens.get(send.signal);
+    let res: Response;
+    try {
+      res = await doFetch(`${baseUrl}/v1/chat`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'text/event-stream',
+          Authorization: `Bearer ${token}`,
+          'X-Request-Id': requestId,
+        },
+        body: JSON.stringify({
+          messages,
+          chat_type: chatType,
+          stream: true,
+          ...(send.metadata && Object.keys(send.metadata).length ? { metadata: send.metadata } : {}),
+        }),
+        signal: send.signal,
+      });
+    } catch (err) {
+      throw new AttemptError(failureFromNetwork(err, requestId));
+    }
+    const rid = res.headers.get('x-request-id') || requestId;
+    if (!res.ok) {
+      const failure = await failureFromResponse(res, rid, now());
+      if (res.status === 401) throw new TokenRejected(failure);
+      throw new AttemptError(failure);
+    }
+    const servedByHeader = res.headers.get('x-served-by');
+    const servedBy: ServedBy = servedByHeader === 'origin' || servedByHeader === 'fallback' ? servedByHeader : 'unknown';
+    const type = res.headers.get('content-type') ?? '';
+    const content = type.includes('text/event-stream')
+      ? await readStream(res, rid, send)
+      : await readJson(res, rid, send);
+    return { content, requestId: rid, servedBy };
+  }
+
+  async function sendMessage(
+    chatType: ChatType,
+    history: readonly ChatMessage[],
+    message: string,
+    send: SendOptions = {},
+  ): Promise<ChatReply> {
+    const requestId = send.requestId ?? mintRequestId();
+    const messages: ChatMessage[] = [...history.map((m) => ({ role: m.role, content: m.content })), { role: 'user', content: message }];
+    let tokenRefreshed = false;
+    let failed = 0;
+    for (;;) {
+      send.signal?.throwIfAborted();
+      let failure: AttemptFailure;
+      try {
+        return await attempt(chatType, messages, requestId, send);
+      } catch (err) {
+        if (err instanceof TokenRejected && !tokenRefreshed) {
+          // An expired or rotated-away token: fetch a fresh one once, without spending an attempt.
+          tokenRefreshed = true;
+          tokens.invalidate();
+          continue;
+        }
+        if (!(err instanceof AttemptError)) throw err; // AbortError, or a bug: do not dress it up
+        failure = err.failure;
+      }
+      failed++;
+      const waitAsked = failure.retryAfterMs;
+      if (!failure.retryable || failed >= maxAttempts || (waitAsked !== undefined && waitAsked > maxRetryAfterMs)) {
+        throw failure.error;
+      }
+      const delayMs = waitAsked ?? backoffDelay(failed, policy, random);
+      options.onRetry?.({ attempt: failed, delayMs, error: failure.error });
+      await sleep(delayMs, send.signal);
+    }
+  }
+
+  return { sendMessage, getToken: (signal) => tokens.get(signal) };
+}
+
+class TokenRejected extends AttemptError {}
+
+interface ChunkShape {
+  choices?: { delta?: { content?: unknown }; message?: { content?: unknown }; finish_reason?: unknown }[];
+  error?: { message?: unknown } | string;
+}
+
+function streamError(message: string, requestId: string, partialContent: string): AttemptError {
+  // Nothing shown yet: another attempt is safe. Text already shown: retrying would repeat it.
+  return new AttemptError({
+    error: new ServiceDownError(message, { requestId, partialContent }),
+    retryable: partialContent === '',
+  });
+}
+
+async function readStream(res: Response, requestId: string, send: SendOptions): Promise<string> {
+  if (!res.body) throw streamError('The assistant sent an empty answer.', requestId, '');
+  const reader = res.body.getReader();
+  const parser = new SseParser();
+  let content = '';
+  let finished = false;
+  let drained = false;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        throw new AttemptError(failureFromNetwork(err, requestId, content));
+      }
+      const events = chunk.done ? parser.end() : parser.push(chunk.value);
+      for (const ev of events) {
+        if (ev.data === '[DONE]') {
+          finished = true;
+          continue;
+        }
+        let parsed: ChunkShape;
+        try {
+          parsed = JSON.parse(ev.data) as ChunkShape;
+        } catch {
+          throw streamError('The assistant sent a garbled answer.', requestId, content);
+        }
+        if (parsed.error !== undefined) {
+          const msg = typeof parsed.error === 'string' ? parsed.error : typeof parsed.error.message === 'string' ? parsed.error.message : 'The answer failed.';
+          throw streamError(msg, requestId, content);
+        }
+        const choice = parsed.choices?.[0];
+        const delta = choice?.delta?.content;
+        if (typeof delta === 'string' && delta !== '') {
+          content += delta;
+          send.onDelta?.(delta, content);
+        }
+        if (typeof choice?.finish_reason === 'string') finished = true;
+      }
+      if (chunk.done) {
+        drained = true;
+        break;
+      }
+    }
+  } finally {
+    // Leaving early (error event, garbage, abort): close the connection so the servers stop generating.
+    if (drained) reader.releaseLock();
+    else reader.cancel().catch(() => undefined);
+  }
+  if (!finished) throw streamError('The answer was cut off.', requestId, content);
+  return content;
+}
+
+/** A server that ignored stream:true and answered with one JSON body. */
+async function readJson(res: Response, requestId: string, send: SendOptions): Promise<string> {
+  let body: ChunkShape;
+  try {
+    body = (await res.json()) as ChunkShape;
+  } catch (err) {
+    throw new AttemptError(failureFromNetwork(err, requestId));
+  }
+  const content = body.choices?.[0]?.message?.content;
+  if (typeof content !== 'string') throw streamError('The assistant sent an answer without text.', requestId, '');
+  if (content) send.onDelta?.(content, content);
+  return content;
+}

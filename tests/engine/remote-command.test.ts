@@ -1,0 +1,100 @@
+// Real engine + real SSH: the Pulumi CLI built from Go modules runs tests/engine/fixtures/remote-command against
+// a throwaway Debian host (tests/support/testHost.ts). The command provider is this repo's stand-in
+// (scripts/pulumi-toolchain/plugins): the upstream provider module is not served here (docs/engine-tests.md).
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTestHostRoot, startTestHost, type TestHost } from '../support/testHost.js';
+import { createWorkspace, expectOk, parseJson, REPO_ROOT, type Workspace } from './support/engine.js';
+
+const FIXTURE = join(REPO_ROOT, 'tests', 'engine', 'fixtures', 'remote-command');
+const DIR = '/root/engine-fixture';
+
+describe('real engine: command resources over SSH (stand-in command provider)', () => {
+  const marker = `marker-${randomBytes(12).toString('hex')}`;
+  let host: TestHost;
+  let ws: Workspace;
+  const pulumi = (args: string[], timeoutMs?: number) => ws.pulumi([...args, '--stack', 'dev'], { timeoutMs });
+  const onHost = async (cmd: string) => (await host.ssh(cmd)).stdout.trim();
+
+  beforeAll(async () => {
+    ws = createWorkspace(`pass-${randomBytes(8).toString('hex')}`, { from: FIXTURE, copy: ['Pulumi.yaml', 'index.ts', 'payload'] });
+    await ensureTestHostRoot();
+    host = await startTestHost();
+    expectOk(await ws.pulumi(['stack', 'init', 'dev', '--secrets-provider', 'passphrase']), 'stack init');
+    expectOk(await pulumi(['config', 'set', 'host', host.host]), 'config set host');
+    expectOk(await pulumi(['config', 'set', 'port', String(host.port)]), 'config set port');
+    expectOk(await ws.pulumi(['config', 'set', '--secret', 'privateKey', '--stack', 'dev'], { stdin: host.privateKey }), 'config set privateKey');
+    expectOk(await pulumi(['config', 'set', '--secret', 'marker', marker]), 'config set marker');
+  }, 900_000);
+
+  afterAll(async () => {
+    if (ws && host) await pulumi(['destroy', '--yes', '--skip-preview'], 600_000).catch(() => undefined);
+    await host?.stop();
+    ws?.dispose();
+  }, 900_000);
+
+  it('preview plans every resource and runs nothing on the host', async () => {
+    const r = expectOk(await pulumi(['preview', '--json'], 600_000), 'preview');
+    const plan = parseJson<{ changeSummary: Record<string, number> }>(r.stdout);
+    expect(plan.changeSummary.create).toBe(6); // stack + 5 resources
+    expect(await onHost(`test -e ${DIR} && echo present || echo absent`)).toBe('absent');
+  }, 600_000);
+
+  it('up copies the files, runs the commands with the secret in their environment, and exports their output', async () => {
+    expectOk(await pulumi(['up', '--yes', '--skip-preview'], 600_000), 'up');
+    expect(await onHost(`cat ${DIR}/greeting.txt`)).toBe('greeting: hello');
+    expect(await onHost(`${DIR}/payload/hello.sh`)).toBe('payload ok');
+    expect(await onHost(`cat ${DIR}/marker.sha`)).toBe(createHash('sha256').update(marker).digest('hex'));
+    expect(await onHost(`wc -l < ${DIR}/runs.log`)).toBe('1');
+    const outs = parseJson<Record<string, string>>(expectOk(await pulumi(['stack', 'output', '--json', '--show-secrets']), 'stack output').stdout);
+    expect(outs.runStdout).toBe('greeting: hello\npayload ok');
+    expect(outs.localStdout).toBe('local ok');
+  }, 600_000);
+
+  it('the state holds the secrets only encrypted (marker and private key never in plaintext)', async () => {
+    const exported = expectOk(await pulumi(['stack', 'export']), 'stack export').stdout;
+    const keyBody = host.privateKey.split('\n').filter((l) => l && !l.startsWith('-----'))[1]!;
+    for (const text of [exported, ws.backendText()]) {
+      expect(text).not.toContain(marker);
+      expect(text).not.toContain(keyBody);
+    }
+    expect(exported).toContain('4dabf18193072939515e22adb298388d'); // Pulumi's secret signature: values are ciphertext
+  }, 120_000);
+
+  it('a second up reports no changes and runs no command', async () => {
+    expectOk(await pulumi(['preview', '--expect-no-changes'], 600_000), 'preview --expect-no-changes');
+    expectOk(await pulumi(['up', '--yes', '--skip-preview'], 600_000), 'second up');
+    const history = parseJson<Array<{ resourceChanges?: Record<string, number> }>>(expectOk(await pulumi(['stack', 'history', '--json']), 'history').stdout);
+    expect(Object.keys(history[0]!.resourceChanges ?? {})).toEqual(['same']);
+    expect(await onHost(`wc -l < ${DIR}/runs.log`)).toBe('1');
+  }, 600_000);
+
+  it('a changed input replaces the copy and re-runs the dependent command (triggers)', async () => {
+    expectOk(await pulumi(['config', 'set', 'greeting', 'changed']), 'config set greeting');
+    expectOk(await pulumi(['up', '--yes', '--skip-preview'], 600_000), 'up after change');
+    expect(await onHost(`cat ${DIR}/greeting.txt`)).toBe('greeting: changed');
+    // Replacement = create the new one, then delete the old one (its delete removes runs.log): one fresh run.
+    expect(await onHost(`cat ${DIR}/runs.log 2>/dev/null | wc -l`)).toMatch(/^[01]$/);
+    const outs = parseJson<Record<string, string>>(expectOk(await pulumi(['stack', 'output', '--json', '--show-secrets']), 'stack output').stdout);
+    expect(outs.runStdout).toBe('greeting: changed\npayload ok');
+  }, 600_000);
+
+  it('an unreachable SSH address fails the update and names the address', async () => {
+    expectOk(await pulumi(['config', 'set', 'port', '1']), 'config set bad port');
+    const r = await pulumi(['preview'], 600_000);
+    // A preview dials nothing; an up must fail to connect and say where.
+    expect(r.code).toBe(0);
+    const up = await pulumi(['up', '--yes', '--skip-preview', '--target', 'urn:pulumi:dev::fud-engine-fixture::command:remote:Command::fixture-dir'], 600_000);
+    expect(up.code).not.toBe(0);
+    expect(up.output).toMatch(new RegExp(`dial ${host.host.replace(/\./g, '\\.')}:1 failed after 3 attempts`));
+    expectOk(await pulumi(['config', 'set', 'port', String(host.port)]), 'restore port');
+  }, 600_000);
+
+  it('destroy runs the delete commands and removes what up installed', async () => {
+    expectOk(await pulumi(['destroy', '--yes', '--skip-preview'], 600_000), 'destroy');
+    expect(await onHost(`test -e ${DIR} && echo present || echo absent`)).toBe('absent');
+    const exported = parseJson<{ deployment: { resources?: unknown[] } }>(expectOk(await pulumi(['stack', 'export']), 'stack export').stdout);
+    expect(exported.deployment.resources ?? []).toHaveLength(0);
+  }, 600_000);
+});

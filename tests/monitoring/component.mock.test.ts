@@ -1,0 +1,209 @@
+// The Monitoring component alone under Pulumi mocks (no engine, no SSH — mock): the resources per exposure mode,
+// their ordering, content-hash triggers, and that every secret stays secret (the composition is E's tests).
+import * as pulumi from '@pulumi/pulumi';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+interface Rec {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+const resources: Rec[] = [];
+
+await pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+      return { id: `${args.name}-id`, state: { ...args.inputs, stdout: 'FUDBUDDY_RESULT=changed\n', stderr: '' } };
+    },
+    call(args) {
+      return args.inputs;
+    },
+  },
+  'fudbuddy',
+  'monitoring-mocktest',
+);
+
+// Import after setMocks, as Pulumi requires.
+const { Monitoring, validateMonitoringArgs } = await import('../../components/monitoring.js');
+type MonitoringArgs = import('../../components/monitoring.js').MonitoringArgs;
+
+const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => resolve(v)));
+const isWrappedSecret = (v: unknown): boolean => typeof v === 'object' && v !== null && SECRET_SIG in v;
+const plain = (v: unknown): unknown => (isWrappedSecret(v) ? (v as { value: unknown }).value : v);
+/** JSON of the inputs with every secret replaced by a marker: what would be readable in plaintext state. */
+const visible = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) => (isWrappedSecret(x) ? '[secret]' : x));
+
+const SECRETS = {
+  sshKey: '-----BEGIN OPENSSH PRIVATE KEY-----mock-ssh-key-monitoring',
+  metricsToken: 'metrics-token-SECRET-marker-0001',
+  edgeToken: 'edge-metrics-token-SECRET-marker-0002',
+  webhook: 'https://hooks.example.com/services/SECRET-marker-0003',
+  smtp: 'smtp-password-SECRET-marker-0004',
+  grafana: 'grafana-admin-SECRET-marker-0005',
+};
+
+function args(exposure: 'private' | 'public', over: Partial<MonitoringArgs> = {}): MonitoringArgs {
+  const conn = (host: string, user = 'root') => ({ host, user, privateKey: pulumi.secret(SECRETS.sshKey) });
+  return {
+    exposure,
+    monitoringHost: { name: 'edge', connection: conn('203.0.113.10', 'ops'), tailnetAddress: 'edge.tail1234.ts.net' },
+    gpuHosts: [
+      { name: 'gpu-1', connection: conn('203.0.113.20'), tailnetAddress: pulumi.output('100.64.0.7') },
+      { name: 'gpu-2', connection: conn('203.0.113.21'), tailnetAddress: '100.64.0.8', gpu: false, modelsDir: '/srv/models' },
+    ],
+    apiMetricsToken: pulumi.secret(SECRETS.metricsToken),
+    edgeMetrics: exposure === 'public' ? { url: 'https://api.fudbuddy.example/metrics', token: pulumi.secret(SECRETS.edgeToken) } : undefined,
+    healthProbes:
+      exposure === 'public'
+        ? [
+            { name: 'worker', url: 'https://api.fudbuddy.example/healthz' },
+            { name: 'funnel', url: 'https://edge.tail1234.ts.net/healthz' },
+          ]
+        : [{ name: 'tailnet-serve', url: 'https://edge.tail1234.ts.net/healthz' }],
+    alerting: {
+      webhookUrl: pulumi.secret(SECRETS.webhook),
+      email: { to: 'ops@fudbuddy.example', from: 'alerts@fudbuddy.example', smarthost: 'smtp.example.com:587', authUsername: 'alerts', authPassword: pulumi.secret(SECRETS.smtp) },
+    },
+    grafanaAdminPassword: pulumi.secret(SECRETS.grafana),
+    credentialExpiries: [{ credential: 'tailscale-api-key', expiresAt: '2027-02-01T00:00:00Z' }],
+    ...over,
+  };
+}
+
+async function build(name: string, a: MonitoringArgs) {
+  const m = new Monitoring(name, a);
+  // Wait until every child is registered (mocks record inputs at registration).
+  await Promise.all([m.server, ...Object.values(m.exporters), ...m.secretWrites].map((r) => value(r.id)));
+  const mine = resources.filter((r) => r.name.startsWith(`${name}-`));
+  const byName = new Map(mine.map((r) => [r.name, r]));
+  return { m, mine, byName, prometheus: parse(await value(m.prometheusConfig)) as { scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[] } };
+}
+
+const decodePayload = (payload: string): Record<string, string> => {
+  const files: Record<string, string> = {};
+  for (const m of payload.matchAll(/base64 -d > "\$STAGE\/([^"]+)" <<'FUDBUDDY_B64'\n([\s\S]*?)\nFUDBUDDY_B64/g)) {
+    files[m[1]!] = Buffer.from(m[2]!.replace(/\n/g, ''), 'base64').toString('utf8');
+  }
+  return files;
+};
+
+describe('Monitoring component (Pulumi mocks)', () => {
+  it('private mode: exporters per GPU host, the server, and three secret writes (no Worker token)', async () => {
+    const { mine, byName, prometheus } = await build('mon-priv', args('private'));
+    expect(mine.map((r) => r.name).sort()).toEqual(
+      [
+        'mon-priv-exporters-gpu-1',
+        'mon-priv-exporters-gpu-2',
+        'mon-priv-secret-alertmanager-config',
+        'mon-priv-secret-api-metrics-token',
+        'mon-priv-secret-grafana-admin-password',
+        'mon-priv-server',
+      ].sort(),
+    );
+    for (const r of mine) expect(r.type).toBe('command:remote:Command');
+    expect(prometheus.scrape_configs.map((s) => s.job_name)).not.toContain('fudbuddy-edge');
+    const api = prometheus.scrape_configs.find((s) => s.job_name === 'fudbuddy-api')!;
+    expect(api.static_configs!.map((c) => c.targets[0])).toEqual(['100.64.0.7:8001', '100.64.0.8:8001']);
+    // The SSH user of the monitoring host is not root: every step goes through sudo -n.
+    expect(plain(byName.get('mon-priv-server')!.inputs.create)).toBe('sudo -n bash -s');
+    expect(plain(byName.get('mon-priv-exporters-gpu-1')!.inputs.create)).toBe('bash -s');
+  });
+
+  it('public mode adds the Worker scrape, its token write and the Worker/Funnel probes', async () => {
+    const { mine, prometheus, m } = await build('mon-pub', args('public'));
+    expect(mine.map((r) => r.name)).toContain('mon-pub-secret-edge-metrics-token');
+    const edge = prometheus.scrape_configs.find((s) => s.job_name === 'fudbuddy-edge')!;
+    expect(edge.static_configs![0]!.targets).toEqual(['api.fudbuddy.example']);
+    const bb = prometheus.scrape_configs.find((s) => s.job_name === 'blackbox-http')!;
+    expect(bb.static_configs!.map((c) => c.targets[0])).toEqual(['https://api.fudbuddy.example/healthz', 'https://edge.tail1234.ts.net/healthz']);
+    expect(m.tailnetAccess.gpuPorts).toEqual([9100, 9402]);
+  });
+
+  it('payloads: the GPU host gets its settings, the server gets the rendered config, rules and dashboards', async () => {
+    const { byName } = await build('mon-pay', args('public'));
+    const gpu2 = plain(byName.get('mon-pay-exporters-gpu-2')!.inputs.stdin) as string;
+    expect(gpu2).toContain("export GPU='0'");
+    expect(gpu2).toContain("export MODELS_DIR='/srv/models'");
+    expect(gpu2).toContain("export HOST_NAME='gpu-2'");
+    expect(gpu2).toMatch(/export PIN_NOBLE_PROMETHEUS_NODE_EXPORTER='[0-9.*]+'/);
+    expect(Object.keys(decodePayload(gpu2))).toContain('vllm-metrics-proxy.mjs');
+    const server = decodePayload(plain(byName.get('mon-pay-server')!.inputs.stdin) as string);
+    expect(server['prometheus.yml']).toContain('100.64.0.7:9402');
+    expect(server['credentials.prom']).toContain('credential="tailscale-api-key"} 1801440000');
+    expect(Object.keys(server).filter((f) => f.startsWith('rules/')).length).toBeGreaterThan(0);
+    expect(Object.keys(server).some((f) => f.startsWith('dashboards/'))).toBe(true);
+  });
+
+  it('every secret stays secret: stdin of secret writes is secret, and no secret value is readable anywhere', async () => {
+    const { mine, byName } = await build('mon-sec', args('public'));
+    for (const id of ['api-metrics-token', 'edge-metrics-token', 'alertmanager-config', 'grafana-admin-password']) {
+      const r = byName.get(`mon-sec-secret-${id}`)!;
+      expect(isWrappedSecret(r.inputs.stdin), id).toBe(true);
+      const trig = r.inputs.triggers;
+      expect(isWrappedSecret(trig) || isWrappedSecret((trig as unknown[])[0]), `${id} trigger`).toBe(true);
+      expect(plain(r.inputs.create)).toMatch(/^sudo -n \/usr\/local\/lib\/fudbuddy-monitoring\/write-secret\.sh \/etc\//);
+    }
+    const am = plain(byName.get('mon-sec-secret-alertmanager-config')!.inputs.stdin) as string;
+    expect(am).toContain(SECRETS.webhook);
+    expect(am).toContain(SECRETS.smtp);
+    for (const r of mine) {
+      const v = visible(r.inputs);
+      for (const s of Object.values(SECRETS)) expect(v, `${r.name} shows a secret`).not.toContain(s);
+    }
+  });
+
+  it('ordering: the server waits for the exporters; secrets wait for the server', async () => {
+    const deps = new Map<string, string[]>();
+    const record: pulumi.ResourceTransformation = (a) => {
+      const list = (Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : a.opts.dependsOn ? [a.opts.dependsOn] : []) as pulumi.Resource[];
+      void Promise.all(list.map((r) => value(r.urn))).then((urns) => deps.set(a.name, urns.map((u) => u.split('::').pop()!)));
+      return undefined;
+    };
+    const m = new Monitoring('mon-ord', args('public'), { transformations: [record] });
+    await Promise.all([m.server, ...m.secretWrites].map((r) => value(r.id)));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(deps.get('mon-ord-server')).toEqual(expect.arrayContaining(['mon-ord-exporters-gpu-1', 'mon-ord-exporters-gpu-2']));
+    for (const s of ['api-metrics-token', 'edge-metrics-token', 'alertmanager-config', 'grafana-admin-password']) {
+      expect(deps.get(`mon-ord-secret-${s}`), s).toEqual(['mon-ord-server']);
+    }
+  });
+
+  it('triggers are content hashes: same inputs, same triggers; a changed target re-runs only the server', async () => {
+    const a = await build('mon-h1', args('private'));
+    const b = await build('mon-h2', args('private'));
+    const c = await build('mon-h3', args('private', { healthProbes: [{ name: 'tailnet-serve', url: 'https://edge2.tail1234.ts.net/healthz' }] }));
+    const trig = (x: Awaited<ReturnType<typeof build>>, n: string, prefix: string) => JSON.stringify(x.byName.get(`${prefix}-${n}`)!.inputs.triggers);
+    expect(trig(a, 'server', 'mon-h1')).toBe(trig(b, 'server', 'mon-h2'));
+    expect(trig(a, 'exporters-gpu-1', 'mon-h1')).toBe(trig(b, 'exporters-gpu-1', 'mon-h2'));
+    expect(trig(a, 'server', 'mon-h1')).not.toBe(trig(c, 'server', 'mon-h3'));
+    expect(trig(a, 'exporters-gpu-1', 'mon-h1')).toBe(trig(c, 'exporters-gpu-1', 'mon-h3'));
+  });
+
+  it('logs: exporters get the Loki push URL of the monitoring host, the server installs Loki', async () => {
+    const { byName } = await build('mon-logs', args('private', { logs: true }));
+    const gpu1 = plain(byName.get('mon-logs-exporters-gpu-1')!.inputs.stdin) as string;
+    expect(gpu1).toContain("export LOKI_PUSH_URL='http://edge.tail1234.ts.net:3100/loki/api/v1/push'");
+    expect(gpu1).toContain("export LOGS='1'");
+    const server = plain(byName.get('mon-logs-server')!.inputs.stdin) as string;
+    expect(server).toContain("export LOGS='1'");
+    expect(decodePayload(server)['grafana/datasources.yml']).toContain('fudbuddy-loki');
+  });
+
+  it('bad arguments fail at preview with the key named', () => {
+    expect(() => validateMonitoringArgs(args('public', { edgeMetrics: undefined }))).toThrow(/monitoring\.edgeMetrics: is required when exposure is "public"/);
+    expect(() => validateMonitoringArgs(args('private', { alerting: {} }))).toThrow(/monitoring\.alerting/);
+    expect(() => validateMonitoringArgs(args('private', { healthProbes: [] }))).toThrow(/monitoring\.healthProbes/);
+    expect(() => validateMonitoringArgs(args('private', { gpuHosts: [] }))).toThrow(/monitoring\.gpuHosts/);
+    expect(() =>
+      validateMonitoringArgs(args('private', { logs: true, monitoringHost: { name: 'edge', connection: { host: 'h', user: 'root', privateKey: 'k' } } })),
+    ).toThrow(/monitoring\.monitoringHost\.tailnetAddress/);
+    expect(() => validateMonitoringArgs(args('private', { retention: 'forever' }))).toThrow(/monitoring\.retention/);
+    const dup = args('private');
+    dup.gpuHosts = [dup.gpuHosts[0]!, { ...dup.gpuHosts[0]! }];
+    expect(() => validateMonitoringArgs(dup)).toThrow(/gpuHosts\[1\]\.name: 'gpu-1' appears twice/);
+  });
+});

@@ -1,0 +1,144 @@
+// Runs the whole Pulumi program (index.ts) under pulumi.runtime.setMocks — a stand-in for the engine and the
+// Cloudflare/Tailscale/SSH providers, which cannot exist here — and records every registered resource.
+// setMocks is process-global: one program run per test file (vitest runs each file in its own fork).
+import * as pulumi from '@pulumi/pulumi';
+import { asPulumiConfig } from './fixtures.js';
+
+export interface Registered {
+  type: string;
+  name: string;
+  /** Inputs as the engine would receive them (secrets still wrapped in Pulumi's secret envelope). */
+  inputs: Record<string, unknown>;
+}
+
+/** Pulumi's wire signature of a secret value. */
+export const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+const SIG_KEY = '4dabf18193072939515e22adb298388d';
+
+export function isSecretEnvelope(v: unknown): v is { value: unknown } {
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Everything in `v` except the insides of secret envelopes, as text. */
+export function plainText(v: unknown): string {
+  const strip = (x: unknown): unknown => {
+    if (isSecretEnvelope(x)) return '<secret>';
+    if (Array.isArray(x)) return x.map(strip);
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, strip(y)]));
+    return x;
+  };
+  return JSON.stringify(strip(v));
+}
+
+/** The value with secret envelopes opened (to check wiring). */
+export function unwrap(v: unknown): unknown {
+  if (isSecretEnvelope(v)) return unwrap(v.value);
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, y]) => [k, unwrap(y)]));
+  return v;
+}
+
+let tailnetIp = 10;
+
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const state: Record<string, unknown> = { ...inputs };
+  if (type === 'command:remote:Command' || type === 'command:local:Command') {
+    let stdout = '';
+    if (name.endsWith('-tailscale-status')) {
+      const host = name.replace(/-tailscale-status$/, '');
+      stdout = `ok: tailscale up\n${JSON.stringify({ ip: `100.64.0.${tailnetIp++}`, dnsName: `fudbuddy-${host}.tail1234.ts.net` })}`;
+    } else if (name.endsWith('-verify-gpu')) {
+      stdout = 'GPU_COUNT=1\n';
+    } else if (name.endsWith('-build') && type === 'command:local:Command') {
+      stdout = 'a'.repeat(64);
+    }
+    state.stdout = stdout;
+    state.stderr = '';
+  }
+  if (type === 'tailscale:index/tailnetKey:TailnetKey') state.key = `tskey-auth-mock-${name}`;
+  if (type === 'cloudflare:index/pagesProject:PagesProject') state.subdomain = `${String(inputs.name)}.pages.dev`;
+  return state;
+}
+
+export interface ProgramRun {
+  resources: Registered[];
+  /** Explicit dependsOn of each resource, by name (recorded with a stack transformation). */
+  dependsOn: Map<string, string[]>;
+  exports: Record<string, unknown>;
+  /** Module exports, as Outputs (to check secrecy). */
+  module: Record<string, unknown>;
+}
+
+export async function runProgram(
+  values: Record<string, unknown>,
+  opts: { stack: string; extraConfig?: Record<string, string>; secretKeys?: string[]; /** default true */ inStack?: boolean },
+): Promise<ProgramRun> {
+  const resources: Registered[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs as Record<string, unknown>) };
+      },
+      call(args) {
+        if (args.token === 'tailscale:index/getDevice:getDevice') return { name: 'mock', addresses: ['100.64.0.99'] };
+        return {};
+      },
+    },
+    'fudbuddy',
+    opts.stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(asPulumiConfig(values, opts.extraConfig), opts.secretKeys);
+  const dependsOn = new Map<string, string[]>();
+  let mod: Record<string, unknown> = {};
+  // Without the root stack resource (no dependsOn recording), a program that throws at import rejects here and
+  // nowhere else.
+  if (opts.inStack === false) mod = (await import('../../index.js')) as Record<string, unknown>;
+  else await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((a) => {
+      const deps = a.opts.dependsOn;
+      const list = Array.isArray(deps) ? deps : deps ? [deps] : [];
+      dependsOn.set(a.name, list.map((r) => String((r as unknown as { __name?: string }).__name)));
+      return undefined;
+    });
+    mod = (await import('../../index.js')) as Record<string, unknown>;
+    return {};
+  });
+  const exports: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(mod)) exports[k] = await settle(v);
+  // Let every apply/registration finish before tests look at the list: wait until the count is stable (bounded).
+  let last = -1;
+  for (let i = 0; i < 100 && resources.length !== last; i++) {
+    last = resources.length;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { resources, dependsOn, exports, module: mod };
+}
+
+/** Resolves Outputs (also nested in arrays/objects) to plain values. */
+export async function settle(v: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(v)) {
+    const inner = await new Promise<unknown>((resolve) => (v as pulumi.Output<unknown>).apply((x) => resolve(x)));
+    return settle(inner);
+  }
+  if (Array.isArray(v)) return Promise.all(v.map(settle));
+  if (v && typeof v === 'object' && !(v instanceof pulumi.Resource)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, y] of Object.entries(v)) out[k] = await settle(y);
+    return out;
+  }
+  return v;
+}
+
+export async function isSecretOutput(v: unknown): Promise<boolean> {
+  if (!pulumi.Output.isInstance(v)) return false;
+  return (v as unknown as { isSecret: Promise<boolean> }).isSecret;
+}
+
+export const byType = (run: ProgramRun, type: string): Registered[] => run.resources.filter((r) => r.type === type);
+export const one = (run: ProgramRun, type: string, nameIncludes = ''): Registered => {
+  const found = run.resources.filter((r) => r.type === type && r.name.includes(nameIncludes));
+  if (found.length !== 1) throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.map((r) => r.name).join(', ') || 'none'}`);
+  return found[0]!;
+};

@@ -1,0 +1,137 @@
+// The whole program under Pulumi mocks (stand-in engine/providers), public exposure:
+// tailnet → GPU host → edge box (Funnel) → Worker → Pages.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ALL_MARKERS, MARK, publicValues } from './fixtures.js';
+import { byType, isSecretEnvelope, isSecretOutput, one, plainText, runProgram, unwrap, type ProgramRun } from './harness.js';
+
+let run: ProgramRun;
+beforeAll(async () => {
+  run = await runProgram(publicValues(), {
+    stack: 'beta',
+    extraConfig: { 'cloudflare:apiToken': MARK.cloudflareApiToken, 'tailscale:apiKey': MARK.tailscaleApiKey },
+  });
+}, 60_000);
+
+const binding = (name: string) => {
+  const script = one(run, 'cloudflare:index/workersScript:WorkersScript');
+  // A list holding a secret is secret as a whole in Pulumi: vars travel inside the same envelope.
+  const list = unwrap(script.inputs.bindings) as Record<string, unknown>[];
+  return list.find((b) => b.name === name);
+};
+
+describe('public stack (mock engine)', () => {
+  it('creates the expected resources for public exposure', () => {
+    const types = new Set(run.resources.map((r) => r.type));
+    for (const t of [
+      'fudbuddy:tailnet:Tailnet',
+      'tailscale:index/acl:Acl',
+      'fudbuddy:host:GpuHost',
+      'fudbuddy:edge:EdgeNode',
+      'fudbuddy:edge:EdgeWorker',
+      'cloudflare:index/workersScript:WorkersScript',
+      'cloudflare:index/workersCustomDomain:WorkersCustomDomain',
+      'fudbuddy:web:WebClient',
+      'cloudflare:index/pagesProject:PagesProject',
+      'cloudflare:index/pagesDomain:PagesDomain',
+      'fudbuddy:monitoring:Monitoring',
+    ]) {
+      expect(types, t).toContain(t);
+    }
+    expect(byType(run, 'fudbuddy:host:GpuHost')).toHaveLength(1);
+    // One key per node: the GPU host, and the edge box (tag:edge + tag:monitoring).
+    expect(byType(run, 'tailscale:index/tailnetKey:TailnetKey')).toHaveLength(2);
+  });
+
+  it("wires the Worker's ORIGIN_URL to the edge node's Funnel URL", () => {
+    expect(binding('ORIGIN_URL')).toMatchObject({ type: 'plain_text', text: 'https://fudbuddy-edge.tail1234.ts.net' });
+    expect(run.exports.edgeUrl).toBe('https://fudbuddy-edge.tail1234.ts.net');
+    const proxy = one(run, 'command:remote:Command', 'edge-proxy');
+    expect(String(proxy.inputs.create)).toContain('edge-proxy.sh');
+    expect(String(proxy.inputs.delete)).toContain('tailscale funnel reset');
+  });
+
+  it("puts the Worker's service token into the API's tokens (with the previous one during a rotation)", () => {
+    expect(isSecretEnvelope(one(run, 'cloudflare:index/workersScript:WorkersScript').inputs.bindings)).toBe(true);
+    const origin = binding('ORIGIN_TOKEN');
+    expect(origin?.type).toBe('secret_text');
+    expect(unwrap(origin?.text)).toBe(MARK.serviceToken);
+    // The API env file goes to the host on stdin of a secret step; the tokens are in it.
+    const envSteps = run.resources.filter((r) => r.type === 'command:remote:Command' && plainText(r.inputs).includes('api') && unwrap(r.inputs.stdin) !== undefined);
+    const apiEnv = envSteps.map((r) => String(unwrap(r.inputs.stdin))).find((t) => t.includes('API_TOKENS='));
+    expect(apiEnv, 'an API env file with API_TOKENS').toBeDefined();
+    const tokens = /API_TOKENS=(.*)/.exec(apiEnv!)![1]!.replace(/^["']|["']$/g, '').split(',');
+    expect(tokens).toEqual([MARK.serviceToken, MARK.serviceTokenPrevious]);
+  });
+
+  it('binds the JWT keys (current and previous), Durable Objects and the v1 migration', () => {
+    expect(unwrap(binding('JWT_SIGNING_KEY')?.text)).toBe(MARK.jwtSigningKey);
+    expect(unwrap(binding('JWT_SIGNING_KEY_PREVIOUS')?.text)).toBe(MARK.jwtSigningKeyPrevious);
+    expect(binding('QUOTA')).toMatchObject({ type: 'durable_object_namespace', className: 'QuotaCounter' });
+    expect(binding('STATS')).toMatchObject({ type: 'durable_object_namespace', className: 'EdgeStats' });
+    const script = one(run, 'cloudflare:index/workersScript:WorkersScript');
+    expect(script.inputs).toMatchObject({ mainModule: 'worker.js', compatibilityDate: '2026-04-01', scriptName: 'fudbuddy-api-beta' });
+    expect(script.inputs.migrations).toEqual({ newTag: 'v1', newSqliteClasses: ['QuotaCounter', 'EdgeStats'] });
+    expect(binding('ALLOWED_ORIGINS')?.text).toBe('https://app.fudbuddy.example');
+    expect(one(run, 'cloudflare:index/workersCustomDomain:WorkersCustomDomain').inputs.hostname).toBe('api.fudbuddy.example');
+  });
+
+  it("builds the web client against the Worker's URL (VITE_AI_API_BASE_URL) and deploys it with the token in env only", () => {
+    const build = one(run, 'command:local:Command', 'web-build');
+    expect(build.inputs.environment).toMatchObject({
+      VITE_AI_API_BASE_URL: 'https://api.fudbuddy.example',
+      VITE_AI_CLIENT_ID: 'fudbuddy-web',
+      VITE_AI_ENV: 'beta',
+    });
+    const deploy = one(run, 'command:local:Command', 'web-deploy');
+    expect(String(deploy.inputs.create)).toContain('pages deploy');
+    expect(String(deploy.inputs.create)).not.toContain(MARK.cloudflareApiToken);
+    expect(isSecretEnvelope(deploy.inputs.environment)).toBe(true);
+    expect((unwrap(deploy.inputs.environment) as Record<string, unknown>).CLOUDFLARE_API_TOKEN).toBe(MARK.cloudflareApiToken);
+    expect(run.exports.webUrl).toBe('https://app.fudbuddy.example');
+  });
+
+  it('joins the edge box with a key carrying tag:edge (the tag the ACL grants and Funnel is given to)', () => {
+    const acl = JSON.parse(String(one(run, 'tailscale:index/acl:Acl').inputs.acl)) as { grants: { src: string[]; dst: string[]; ip: string[] }[]; nodeAttrs: { target: string[]; attr: string[] }[] };
+    expect(acl.grants).toContainEqual(expect.objectContaining({ src: ['tag:edge'], dst: ['tag:gpu'], ip: ['tcp:8001'] }));
+    expect(acl.nodeAttrs).toContainEqual({ target: ['tag:edge'], attr: ['funnel'] });
+    const edgeKey = run.resources.find((r) => r.type === 'tailscale:index/tailnetKey:TailnetKey' && (r.inputs.tags as string[]).includes('tag:edge'));
+    expect(edgeKey?.inputs).toMatchObject({ reusable: false, preauthorized: true });
+    const up = one(run, 'command:remote:Command', 'edge-tailscale-up');
+    expect(String(up.inputs.create)).toContain('--advertise-tags tag:edge');
+    expect(String(up.inputs.create)).toContain('--hostname fudbuddy-edge');
+    expect(unwrap(up.inputs.stdin)).toBe(`tskey-auth-mock-${edgeKey!.name}`);
+  });
+
+  it('only mints keys for tags the policy owns (Tailscale refuses a key with an unowned tag)', () => {
+    const acl = JSON.parse(String(one(run, 'tailscale:index/acl:Acl').inputs.acl)) as { tagOwners: Record<string, string[]> };
+    for (const k of byType(run, 'tailscale:index/tailnetKey:TailnetKey')) {
+      for (const t of k.inputs.tags as string[]) expect(Object.keys(acl.tagOwners), `${k.name}: ${t}`).toContain(t);
+    }
+  });
+
+  it('exports the public API URL, web URL, health URL, tailnet names and model', () => {
+    expect(run.exports).toMatchObject({
+      exposure: 'public',
+      apiUrl: 'https://api.fudbuddy.example',
+      healthUrl: 'https://api.fudbuddy.example/healthz',
+      modelServed: 'fudbuddy-chat',
+      tailnetNames: { gpuHosts: ['fudbuddy-gpu1.tail1234.ts.net'], edge: 'fudbuddy-edge.tail1234.ts.net' },
+    });
+  });
+
+  it('orders a token rotation: the Worker script waits for every GPU host (API accepts the new token first)', () => {
+    expect(run.dependsOn.get('api-script')).toEqual(expect.arrayContaining(['gpu1', 'edge']));
+    // ... and the web client is built only once the Worker is up.
+    expect(run.dependsOn.get('web-build')).toEqual(['api']);
+  });
+
+  it('keeps every marker secret: wrapped in registered inputs, absent from exports', async () => {
+    for (const r of run.resources) {
+      const text = plainText(r.inputs);
+      for (const m of ALL_MARKERS) expect(text, `${r.type} ${r.name} leaks ${m}`).not.toContain(m);
+    }
+    const exported = JSON.stringify(run.exports);
+    for (const m of ALL_MARKERS) expect(exported).not.toContain(m);
+    for (const [k, v] of Object.entries(run.module)) expect(await isSecretOutput(v), `export ${k}`).toBe(false);
+  });
+});

@@ -1,0 +1,319 @@
+// aiService against a real HTTP server on loopback that stands in for the edge Worker's contract.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  BadRequestError,
+  OfflineError,
+  RateLimitedError,
+  ServiceDownError,
+  UnauthorizedError,
+  createAiService,
+  type AiServiceOptions,
+  type RetryInfo,
+} from '../../services/web/src/aiService.js';
+import { issueToken, sendError, sendSse, sseChunk, sseStream, startStandIn, type StandIn } from './support/workerStandIn.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+let w: StandIn;
+beforeEach(async () => {
+  w = await startStandIn();
+});
+afterEach(async () => {
+  vi.useRealTimers();
+  await w.close();
+});
+
+function service(extra: Partial<AiServiceOptions> = {}) {
+  return createAiService({ baseUrl: `${w.url}/`, clientId: 'fudbuddy-test', random: () => 0.5, baseDelayMs: 10, maxDelayMs: 40, ...extra });
+}
+
+/** Collects onRetry calls and lets a test await the n-th one. */
+function retryProbe() {
+  const seen: RetryInfo[] = [];
+  const waiters: { n: number; resolve: (r: RetryInfo) => void }[] = [];
+  return {
+    seen,
+    onRetry: (info: RetryInfo) => {
+      seen.push(info);
+      for (const x of waiters.filter((q) => q.n === seen.length)) x.resolve(info);
+    },
+    nth: (n: number) => new Promise<RetryInfo>((resolve) => (seen[n - 1] ? resolve(seen[n - 1]!) : waiters.push({ n, resolve }))),
+  };
+}
+
+describe('aiService streaming', () => {
+  it('sends the FUD Buddy body with a minted request id and streams the answer', async () => {
+    w.onChat = (req, res) => sendSse(res, req, sseStream(['Try ', 'the ', 'ramen.']), 'origin');
+    const deltas: string[] = [];
+    const reply = await service().sendMessage('whatToOrder', [{ role: 'assistant', content: 'Hi!' }], 'Dinner?', {
+      onDelta: (d, soFar) => deltas.push(`${d}|${soFar}`),
+      metadata: { model_hint: 'small' },
+    });
+    expect(reply.content).toBe('Try the ramen.');
+    expect(reply.servedBy).toBe('origin');
+    expect(deltas).toEqual(['Try |Try ', 'the |Try the ', 'ramen.|Try the ramen.']);
+    const [chat] = w.chat;
+    expect(JSON.parse(chat!.body)).toEqual({
+      messages: [
+        { role: 'assistant', content: 'Hi!' },
+        { role: 'user', content: 'Dinner?' },
+      ],
+      chat_type: 'whatToOrder',
+      stream: true,
+      metadata: { model_hint: 'small' },
+    });
+    expect(chat!.headers['x-request-id']).toMatch(UUID);
+    expect(reply.requestId).toBe(chat!.headers['x-request-id']);
+    expect(chat!.headers.authorization).toMatch(/^Bearer tok-\d+$/);
+    expect(JSON.parse(w.token[0]!.body)).toEqual({ client_id: 'fudbuddy-test' });
+  });
+
+  it('reassembles SSE split at awkward byte boundaries (inside UTF-8 characters, between \\r and \\n)', async () => {
+    const text = 'Zürich 🍜 — 中文 ok';
+    const pieces = ['Zürich ', '🍜 — ', '中文', ' ok'];
+    const raw = Buffer.from(pieces.map((p) => sseChunk(p).replace(/\n/g, '\r\n')).join('') + 'data: [DONE]\r\n\r\n', 'utf8');
+    // Every boundary kind: inside the 4-byte emoji, inside a 3-byte CJK char, between \r and \n, mid "data:".
+    const emoji = raw.indexOf(Buffer.from('🍜'));
+    const cjk = raw.indexOf(Buffer.from('中'));
+    const cr = raw.indexOf('\r');
+    const cuts = [3, emoji + 1, emoji + 3, cjk + 2, cr + 1, raw.indexOf('data:', cr) + 2].sort((a, b) => a - b);
+    w.onChat = async (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'X-Request-Id': String(req.headers['x-request-id']), 'X-Served-By': 'fallback' });
+      let prev = 0;
+      for (const c of [...cuts, raw.length]) {
+        res.write(raw.subarray(prev, c));
+        prev = c;
+        await new Promise((r) => setTimeout(r, 15)); // pacing so each piece reaches the client as its own read
+      }
+      res.end();
+    };
+    const seen: string[] = [];
+    const reply = await service().sendMessage('home', [], 'hi', { onDelta: (_d, soFar) => seen.push(soFar) });
+    expect(reply.content).toBe(text);
+    expect(reply.servedBy).toBe('fallback');
+    expect(seen.at(-1)).toBe(text);
+    expect(seen.every((s) => !s.includes('\uFFFD'))).toBe(true);
+  });
+
+  it('accepts a plain JSON answer from a server that does not stream', async () => {
+    w.onChat = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Request-Id': 'srv-1' });
+      res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'whole' }, finish_reason: 'stop' }] }));
+    };
+    const reply = await service().sendMessage('home', [], 'hi');
+    expect(reply).toEqual({ content: 'whole', requestId: 'srv-1', servedBy: 'unknown' });
+  });
+
+  it('a stream cut after text was shown is a ServiceDownError with the partial text, not retried', async () => {
+    w.onChat = (req, res) => sendSse(res, req, sseChunk('half an ans'));
+    const err = await service().sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceDownError);
+    expect((err as ServiceDownError).partialContent).toBe('half an ans');
+    expect((err as ServiceDownError).requestId).toBe(w.chat[0]!.headers['x-request-id']);
+    expect(w.chat).toHaveLength(1);
+  });
+
+  it('an error event inside the stream surfaces its message', async () => {
+    w.onChat = (req, res) => sendSse(res, req, sseChunk('a') + `data: ${JSON.stringify({ error: { message: 'upstream broke' } })}\n\n`);
+    await expect(service().sendMessage('home', [], 'hi')).rejects.toThrow('upstream broke');
+  });
+});
+
+describe('aiService retries', () => {
+  it('backs off exponentially with full jitter on 5xx (fake timers), then succeeds, keeping one request id', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    w.onChat = (req, res, n) => (n < 3 ? sendError(res, req, 503, 'down for a bit') : sendSse(res, req, sseStream(['ok'])));
+    const probe = retryProbe();
+    const randoms = [0.5, 0.25];
+    const svc = service({ baseDelayMs: 1000, maxDelayMs: 60_000, random: () => randoms.shift() ?? 0, onRetry: probe.onRetry });
+    const done = svc.sendMessage('home', [], 'hi');
+
+    const first = await probe.nth(1);
+    expect(first.delayMs).toBe(500); // 0.5 × 1000·2⁰
+    expect(first.error).toBeInstanceOf(ServiceDownError);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(w.chat).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await w.chatArrived(2);
+
+    const second = await probe.nth(2);
+    expect(second.delayMs).toBe(500); // 0.25 × 1000·2¹
+    await vi.advanceTimersByTimeAsync(500);
+    const reply = await done;
+    expect(reply.content).toBe('ok');
+    expect(w.chat.map((r) => r.at - w.chat[0]!.at)).toEqual([0, 500, 1000]);
+    expect(new Set(w.chat.map((r) => r.headers['x-request-id'])).size).toBe(1);
+  });
+
+  it('the exponential cap doubles per failure and stops at maxDelayMs', async () => {
+    const { backoffDelay } = await import('../../services/web/src/aiService.js');
+    const p = { baseDelayMs: 250, maxDelayMs: 4000 };
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, p, () => 0.999999))).toEqual([249, 499, 999, 1999, 3999, 3999, 3999]);
+    expect(backoffDelay(3, p, () => 0)).toBe(0);
+  });
+
+  it('honours Retry-After on 429 exactly (fake timers)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    w.onChat = (req, res, n) => (n === 1 ? sendError(res, req, 429, 'slow down', { 'Retry-After': '3' }) : sendSse(res, req, sseStream(['fine'])));
+    const probe = retryProbe();
+    const done = service({ onRetry: probe.onRetry }).sendMessage('home', [], 'hi');
+    const info = await probe.nth(1);
+    expect(info.delayMs).toBe(3000);
+    expect(info.error).toBeInstanceOf(RateLimitedError);
+    expect((info.error as RateLimitedError).retryAfterMs).toBe(3000);
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(w.chat).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await done).content).toBe('fine');
+    expect(w.chat[1]!.at - w.chat[0]!.at).toBe(3000);
+  });
+
+  it('a Retry-After beyond what is worth waiting goes straight to the UI as RateLimitedError', async () => {
+    w.onChat = (req, res) => sendError(res, req, 429, 'daily quota used', { 'Retry-After': '3600' });
+    const err = await service().sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(3_600_000);
+    expect((err as RateLimitedError).message).toBe('daily quota used');
+    expect((err as RateLimitedError).requestId).toBe(w.chat[0]!.headers['x-request-id']);
+    expect(w.chat).toHaveLength(1);
+  });
+
+  it('does not retry a 400 and reports it as BadRequestError with the server message and request id', async () => {
+    w.onChat = (req, res) => sendError(res, req, 400, 'chat_type must be one of ...');
+    const err = await service().sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as BadRequestError).status).toBe(400);
+    expect((err as BadRequestError).message).toBe('chat_type must be one of ...');
+    expect((err as BadRequestError).requestId).toBe(w.chat[0]!.headers['x-request-id']);
+    expect(w.chat).toHaveLength(1);
+  });
+
+  it('gives up after maxAttempts on 5xx with ServiceDownError', async () => {
+    w.onChat = (req, res) => sendError(res, req, 502, 'bad gateway');
+    const err = await service({ maxAttempts: 3 }).sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceDownError);
+    expect((err as ServiceDownError).status).toBe(502);
+    expect(w.chat).toHaveLength(3);
+  });
+
+  it('retries dropped connections and reports OfflineError when the network stays gone', async () => {
+    w.onChat = (_req, res) => {
+      res.socket?.destroy();
+    };
+    const probe = retryProbe();
+    const err = await service({ maxAttempts: 3, onRetry: probe.onRetry }).sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OfflineError);
+    expect((err as OfflineError).requestId).toMatch(UUID);
+    expect(w.chat).toHaveLength(3);
+    expect(probe.seen.map((s) => s.error.kind)).toEqual(['offline', 'offline']);
+  });
+
+  it('a closed port is OfflineError too', async () => {
+    const url = w.url;
+    await w.close();
+    const err = await createAiService({ baseUrl: url, clientId: 'x', maxAttempts: 2, baseDelayMs: 1 })
+      .sendMessage('home', [], 'hi')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OfflineError);
+    w = await startStandIn(); // afterEach closes it
+  });
+});
+
+describe('aiService cancellation', () => {
+  it('AbortSignal stops a running stream and closes the connection', async () => {
+    w.onChat = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'X-Request-Id': String(req.headers['x-request-id']) });
+      res.write(sseChunk('first'));
+      // then nothing: the model is "still thinking"
+    };
+    const ctl = new AbortController();
+    const done = service().sendMessage('home', [], 'hi', { signal: ctl.signal, onDelta: () => ctl.abort() });
+    await expect(done).rejects.toMatchObject({ name: 'AbortError' });
+    await w.chat[0]!.closedEarly; // the server saw the client go away
+  });
+
+  it('AbortSignal cuts a backoff wait short and no further request is made', async () => {
+    w.onChat = (req, res) => sendError(res, req, 503, 'down');
+    const ctl = new AbortController();
+    const probe = retryProbe();
+    const done = service({ baseDelayMs: 60_000, maxDelayMs: 60_000, onRetry: probe.onRetry }).sendMessage('home', [], 'hi', { signal: ctl.signal });
+    await probe.nth(1);
+    ctl.abort();
+    await expect(done).rejects.toMatchObject({ name: 'AbortError' });
+    expect(w.chat).toHaveLength(1);
+  });
+
+  it('an already aborted signal sends nothing', async () => {
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(service().sendMessage('home', [], 'hi', { signal: ctl.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(w.requests).toHaveLength(0);
+  });
+});
+
+describe('aiService tokens', () => {
+  it('caches the token and fetches it once for concurrent messages (single flight)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    w.onToken = async (_req, res) => {
+      await gate;
+      issueToken(res);
+    };
+    const svc = service();
+    const all = Promise.all([svc.sendMessage('home', [], 'a'), svc.sendMessage('whereToGo', [], 'b'), svc.getToken()]);
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await all;
+    await svc.sendMessage('home', [], 'c');
+    expect(w.token).toHaveLength(1);
+    expect(new Set(w.chat.map((r) => r.headers.authorization)).size).toBe(1);
+  });
+
+  it('refreshes the token before it expires', async () => {
+    let clock = Date.parse('2026-11-27T12:00:00Z');
+    w.onToken = (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ token: `t${w.token.length}`, expires_at: Math.floor(clock / 1000) + 600 }));
+    };
+    const svc = service({ now: () => clock, tokenRefreshMarginMs: 60_000 });
+    expect(await svc.getToken()).toBe('t1');
+    clock += 539_000; // 61 s before expiry: still good
+    expect(await svc.getToken()).toBe('t1');
+    clock += 2_000; // 59 s before expiry: inside the margin, refreshed although still valid
+    expect(await svc.getToken()).toBe('t2');
+    expect(w.token).toHaveLength(2);
+    expect(w.token[0]!.headers.authorization).toBeUndefined();
+    expect(w.token[1]!.headers.authorization).toBe('Bearer t1'); // renewal keeps the Worker session
+  });
+
+  it('a 401 on chat fetches a new token once and retries with it', async () => {
+    w.onChat = (req, res, n) => (n === 1 ? sendError(res, req, 401, 'token expired') : sendSse(res, req, sseStream(['again'])));
+    const reply = await service({ maxAttempts: 1 }).sendMessage('home', [], 'hi');
+    expect(reply.content).toBe('again');
+    expect(w.token).toHaveLength(2);
+    expect(w.chat[0]!.headers.authorization).not.toBe(w.chat[1]!.headers.authorization);
+    expect(w.token[1]!.headers.authorization).toBeUndefined(); // the rejected token is not presented again
+  });
+
+  it('a second 401 is an UnauthorizedError (no loop)', async () => {
+    w.onChat = (req, res) => sendError(res, req, 401, 'bad token');
+    const err = await service().sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expect(w.chat).toHaveLength(2);
+    expect(w.token).toHaveLength(2);
+  });
+
+  it('a refused token request (unknown client) is not retried', async () => {
+    w.onToken = (req, res) => sendError(res, req, 403, 'unknown client id');
+    const err = await service().sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expect((err as UnauthorizedError).message).toBe('unknown client id');
+    expect(w.token).toHaveLength(1);
+    expect(w.chat).toHaveLength(0);
+  });
+
+  it('sends the invite code when the app has one', async () => {
+    await service({ inviteCode: () => 'BETA-1' }).getToken();
+    expect(JSON.parse(w.token[0]!.body)).toEqual({ client_id: 'fudbuddy-test', invite_code: 'BETA-1' });
+  });
+});
