@@ -11,8 +11,7 @@ import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
 import { gpuTailnetHostname, type EdgeNodeConfig, type GpuHostConfig } from './stacks/config.js';
 import { readStackConfig } from './stacks/readConfig.js';
-import { multiTagKey } from './stacks/tailnetKeys.js';
-import { planTopology, singleRole } from './stacks/topology.js';
+import { planTopology } from './stacks/topology.js';
 
 const at = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const cfg = readStackConfig();
@@ -26,23 +25,18 @@ const ssh = (t: GpuHostConfig | EdgeNodeConfig) => ({
   hostKey: t.hostKey,
 });
 
-// 1. Tailnet: the policy, then one single-use key per node.
+// 1. Tailnet: the policy, then one single-use key per node carrying all of the node's tags.
 let tailnet: Tailnet | undefined;
 const authKeys = new Map<string, pulumi.Output<string>>();
 if (s.tailscaleEnabled) {
   tailnet = new Tailnet('tailnet', {
     admins: s.tailnetAdmins,
-    nodes: topology.nodes.flatMap((n) => {
-      const role = singleRole(n.tags);
-      return role ? [{ name: n.hostname, role }] : [];
-    }),
+    nodes: topology.nodes.map((n) => ({ name: n.hostname, role: n.kind === 'gpu' ? 'gpu' : 'edge', tags: n.tags })),
     apiPort: s.api.port,
     funnel: s.exposure === 'public',
     monitoring: topology.monitoringHostname ? monitoringTailnetAccess({ logs: s.monitoring.logs }) : undefined,
   });
-  for (const n of topology.nodes) {
-    authKeys.set(n.hostname, singleRole(n.tags) ? tailnet.authKeyFor(n.hostname) : multiTagKey(n.hostname, n.tags, tailnet.acl));
-  }
+  for (const n of topology.nodes) authKeys.set(n.hostname, tailnet.authKeyFor(n.hostname));
 }
 
 // 2. GPU hosts. API_TOKENS = current + previous service token during a rotation (docs/runbook.md).
@@ -226,15 +220,15 @@ export const exposure = s.exposure;
 /** What clients call: the Worker (public), the tailnet-only serve URL (private), the host's API (local). */
 export const apiUrl: pulumi.Output<string> = worker ? pulumi.output(worker.url) : edge ? pulumi.output(edge.url) : firstGpu.apiUrl;
 export const healthUrl: pulumi.Output<string> = apiUrl.apply((u) => `${u}/healthz`);
-export const webUrl: string | undefined = web?.url;
+export const webUrl: string | null = web?.url ?? null;
 /** The Funnel URL (public: the Worker's origin) or the serve URL (private). */
-export const edgeUrl: string | undefined = edge?.url;
+export const edgeUrl: string | null = edge?.url ?? null;
 export const tailnetNames = {
   gpuHosts: gpuHosts.map((g) => g.tailnetName),
-  edge: edge ? `${edge.hostname}.${s.tailnetDnsName}` : undefined,
+  edge: edge ? `${edge.hostname}.${s.tailnetDnsName}` : null,
 };
 export const gpuApiUrls = gpuHosts.map((g) => g.apiUrl);
 export const modelServed = firstGpu.modelServed;
 export const model = s.model.id;
 /** Grafana on the monitoring node (tailnet only). */
-export const grafana: string | undefined = monitoring?.grafanaAccess;
+export const grafana: string | null = monitoring?.grafanaAccess ?? null;

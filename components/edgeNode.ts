@@ -69,7 +69,7 @@ export class EdgeNode extends pulumi.ComponentResource {
     this.healthUrl = `${this.url}/healthz`;
 
     const c = args.connection;
-    const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: c.privateKey, hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
+    const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
     const run = sudo(c.user);
     const { archive, hash } = stagedScripts(args.mode);
     const stage = `/var/tmp/fudbuddy-edge-stage-${hash.slice(0, 16)}`;

@@ -157,7 +157,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const monitoringIsGpu = args.gpuHosts.some((h) => h.name === mon.name);
     const serverPayload = pulumi.all([this.prometheusConfig, credentials]).apply(([prometheusYml, credentialsProm]) =>
       buildInstallPayload({
-        entry: 'monitoring-server.sh',
+        entry: 'monitoring-host.sh',
         files: serverPayloadFiles({ prometheusYml, credentialsProm, logs, externalUrl: args.alerting.externalUrl }),
         env: {
           ...pins,

@@ -2,8 +2,8 @@
 // `npm run dev`: the whole FUD Buddy data path on this machine, wired with fresh local secrets:
 //   model stub :8000 ← inference API :8001 ← edge Worker in workerd (Miniflare) :8787 ← web client (Vite) :5173
 // DEV_STUB_PORT, DEV_API_PORT, DEV_WORKER_PORT, DEV_WEB_PORT override the ports. DEV_FALLBACK=stub starts a
-// second stub as a stand-in for the public OpenAI API (DEV_FALLBACK_PORT, default 8010); OPENAI_API_KEY in
-// the environment uses the real one instead. Secrets are generated in memory, passed through the
+// second stub as a stand-in for the public OpenAI API (DEV_FALLBACK_PORT, default 8010); DEV_FALLBACK=openai
+// uses the real one with OPENAI_API_KEY from the environment (never picked up without asking: it costs money). Secrets are generated in memory, passed through the
 // environment (children) or bindings (Worker), and never printed. Ctrl-C stops everything.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,7 +21,7 @@ const secret = () => randomBytes(32).toString('base64url');
 
 // Worker bindings a developer may set in the environment to try them locally (e.g. INVITE_CODES).
 const PASSTHROUGH_BINDINGS = [
-  'INVITE_CODES', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'FALLBACK_MODEL', 'METRICS_TOKEN', 'TOKEN_TTL_SECONDS',
+  'INVITE_CODES', 'METRICS_TOKEN', 'TOKEN_TTL_SECONDS',
   'RATE_LIMIT_RPM', 'TOKENS_PER_DAY', 'IP_RATE_LIMIT_RPM', 'IP_TOKENS_PER_DAY', 'RATE_WINDOW_SECONDS',
   'TOKENS_WINDOW_SECONDS', 'ORIGIN_TIMEOUT_MS', 'BREAKER_FAILURES', 'BREAKER_OPEN_SECONDS', 'MAX_BODY_BYTES',
 ];
@@ -56,9 +56,12 @@ function buildWorker() {
 
 async function main() {
   const ports = readPorts(process.env);
-  const fallbackMode = process.env.OPENAI_API_KEY ? 'openai' : process.env.DEV_FALLBACK === 'stub' ? 'stub' : 'off';
-  if (process.env.DEV_FALLBACK && !['stub', 'off'].includes(process.env.DEV_FALLBACK)) {
-    throw new DevError(`DEV_FALLBACK must be "stub" or "off" (got "${process.env.DEV_FALLBACK}")`);
+  const fallbackMode = process.env.DEV_FALLBACK || 'off';
+  if (!['off', 'stub', 'openai'].includes(fallbackMode)) {
+    throw new DevError(`DEV_FALLBACK must be "off", "stub" or "openai" (got "${fallbackMode}")`);
+  }
+  if (fallbackMode === 'openai' && !process.env.OPENAI_API_KEY) {
+    throw new DevError('DEV_FALLBACK=openai needs OPENAI_API_KEY in the environment');
   }
   const webConfig = at('services/web/vite.config.ts');
   const withWeb = existsSync(webConfig);
@@ -122,6 +125,10 @@ async function main() {
     bindings.OPENAI_API_KEY = fallbackKey;
     bindings.OPENAI_BASE_URL = `${loopback(ports.fallback)}/v1`;
     bindings.FALLBACK_MODEL = 'gpt-4o-mini';
+  } else if (fallbackMode === 'openai') {
+    bindings.OPENAI_API_KEY = process.env.OPENAI_API_KEY;
+    if (process.env.OPENAI_BASE_URL) bindings.OPENAI_BASE_URL = process.env.OPENAI_BASE_URL;
+    if (process.env.FALLBACK_MODEL) bindings.FALLBACK_MODEL = process.env.FALLBACK_MODEL;
   }
   for (const key of PASSTHROUGH_BINDINGS) if (process.env[key]) bindings[key] = process.env[key];
 
@@ -181,7 +188,7 @@ async function main() {
     // On Ctrl-C in a terminal the children get SIGINT too; give our own handler the first word.
     c.child.once('exit', (code, signal) => setTimeout(() => void shutdown(1, `${c.name} exited unexpectedly (${code ?? signal}); stopping everything`), 300));
   }
-  const fallbackLine = { off: 'off (set DEV_FALLBACK=stub for an OpenAI stand-in, or OPENAI_API_KEY for the real one)', stub: `${loopback(ports.fallback)}  (OpenAI stand-in stub)`, openai: `${process.env.OPENAI_BASE_URL || 'https://api.openai.com/v1'}` }[fallbackMode];
+  const fallbackLine = { off: 'off (DEV_FALLBACK=stub: an OpenAI stand-in stub; DEV_FALLBACK=openai + OPENAI_API_KEY: the real one)', stub: `${loopback(ports.fallback)}  (OpenAI stand-in stub)`, openai: `${process.env.OPENAI_BASE_URL || 'https://api.openai.com/v1'}` }[fallbackMode];
   console.log(
     [
       '',

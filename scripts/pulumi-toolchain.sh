@@ -75,8 +75,10 @@ is_current() { # component binary...
 }
 
 proxy_reachable() {
-  # Download (or find in the module cache) the CLI module: cheap when cached, proves the proxy otherwise.
-  timeout 300 go mod download -json "github.com/pulumi/pulumi/pkg/v3@v$pulumi_version" > "$logs/proxy-check.json" 2>&1
+  # Download (or find in Go's module cache) every module both builds need: seconds when cached, and it proves the
+  # proxy otherwise, so a build below never fails half-way for want of the network.
+  { (cd "$src/cli" && timeout 900 go mod download -x) && (cd "$src/plugins" && timeout 900 go mod download -x); } \
+    > "$logs/proxy-check.json" 2>&1
 }
 
 build_cli() {
@@ -142,7 +144,7 @@ cmd_build() {
     return 0
   fi
   if ! proxy_reachable; then
-    say "the Go module proxy is unreachable and the toolchain is not cached: $(tail -n 3 "$logs/proxy-check.json" | tr '\n' ' ')"
+    say "the Go module proxy is unreachable and the toolchain is not cached: $(grep -v '^#\|^mkdir\|^rm\|^mv' "$logs/proxy-check.json" | tail -n 3 | tr '\n' ' ')"
     exit 3
   fi
   [ $need_plugins = 0 ] || build_plugins

@@ -116,7 +116,7 @@ export const monitoringSchema = z
       .describe('E-mail route for alerts (password in the secret alertSmtpPassword)'),
     externalUrl: z.url().optional().describe('URL of Grafana/Alertmanager used in alert links'),
     credentialExpiries: z
-      .array(z.object({ credential: z.string().regex(/^[\w.:-]+$/), expiresAt: z.iso.datetime({ offset: true }) }).strict())
+      .array(z.object({ credential: z.string().regex(/^[\w.:-]+$/), expiresAt: z.iso.datetime({ offset: true, error: 'an RFC 3339 timestamp, quoted in the stack file, e.g. "2027-01-31T00:00:00Z"' }) }).strict())
       .default([])
       .describe('Credentials to alert on before they expire: [{credential, expiresAt (RFC 3339)}], e.g. the Tailscale API key, the Cloudflare token, the next service-token rotation date'),
   })
@@ -290,6 +290,9 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
     if (!s.tailscaleEnabled) issues.push(issue(['tailscaleEnabled'], 'must be true when exposure is "public" (the Worker reaches the origin through Tailscale Funnel)'));
     for (const k of ['domain', 'cloudflareAccountId', 'cloudflareZoneId'] as const) {
       if (!s[k]) issues.push(issue([k], 'is required when exposure is "public"'));
+    }
+    if (s.web && !s.web.enabled && s.worker && s.worker.allowedOrigins.length === 0) {
+      issues.push(issue(['worker', 'allowedOrigins'], "needs the web app's origin when web.enabled is false (the Worker refuses every other browser origin)"));
     }
   }
   const names = new Set<string>();

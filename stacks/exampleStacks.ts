@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Document, parse } from 'yaml';
+import { Document, isScalar, parse, visit } from 'yaml';
 import { encryptValue, keyFromEncryptionSalt, newEncryptionSalt } from './passphrase.js';
 
 export const EXAMPLE_PASSPHRASE = 'fudbuddy-example-passphrase-not-for-production';
@@ -135,6 +135,12 @@ export function renderStackFile(def: StackFileDef, passphrase: string, encryptio
   for (const [k, v] of Object.entries(def.secrets)) config[k] = { secure: encryptValue(key, v) };
   const sorted = Object.fromEntries(Object.entries(config).sort(([a], [b]) => a.localeCompare(b)));
   const doc = new Document({ encryptionsalt: salt, config: sorted });
+  // Quote timestamps: Go's YAML (the Pulumi CLI) would read a bare one as a time and hand the program Go's format.
+  visit(doc, {
+    Scalar(_key, node) {
+      if (isScalar(node) && typeof node.value === 'string' && /^\d{4}-\d\d-\d\d[T ]/.test(node.value)) node.type = 'QUOTE_DOUBLE';
+    },
+  });
   doc.commentBefore = def.header;
   return doc.toString({ lineWidth: 0 });
 }

@@ -44,9 +44,3 @@ export function planTopology(s: StackSettings): Topology {
     edgeMode: s.exposure === 'public' ? 'funnel' : 'serve',
   };
 }
-
-/** The single role the Tailnet component knows for a node with exactly one tag. */
-export function singleRole(tags: string[]): 'gpu' | 'edge' | 'monitoring' | undefined {
-  if (tags.length !== 1) return undefined;
-  return tags[0] === TAGS.gpu ? 'gpu' : tags[0] === TAGS.edge ? 'edge' : tags[0] === TAGS.monitoring ? 'monitoring' : undefined;
-}

@@ -400,7 +400,9 @@ export function serverPayloadFiles(p: { prometheusYml: string; credentialsProm: 
     'loki.yml': readMonitoringFile('loki/loki.yml'),
     'config.alloy': readMonitoringFile('alloy/config.alloy'),
   };
-  for (const f of ['lib.sh', 'monitoring-server.sh', 'filesystem-roles.sh', 'write-secret.sh']) files[f] = script(f);
+  for (const f of ['lib.sh', 'monitoring-host.sh', 'monitoring-server.sh', 'grafana-server.sh', 'logs-server.sh', 'filesystem-roles.sh', 'write-secret.sh']) {
+    files[f] = script(f);
+  }
   for (const u of ['fudbuddy-fs-roles.service', 'grafana-override.conf', 'loki-override.conf']) files[`units/${u}`] = script(`units/${u}`);
   for (const [n, c] of Object.entries(listMonitoringDir('rules', '.yml'))) files[`rules/${n}`] = c;
   for (const [n, c] of Object.entries(listMonitoringDir('grafana/dashboards', '.json'))) files[`dashboards/${n}`] = c;

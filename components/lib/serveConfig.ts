@@ -81,7 +81,9 @@ set -euo pipefail
 require_root
 
 command -v tailscale >/dev/null || die "tailscale is not installed: the edge node must join the tailnet first"
-apt_ensure nginx curl
+# Any nginx flavour will do (nginx, nginx-light, nginx-full); install Debian/Ubuntu's nginx only when there is none.
+command -v nginx >/dev/null || apt_ensure nginx
+command -v curl >/dev/null || apt_ensure curl
 
 conf=/etc/nginx/conf.d/fudbuddy-edge.conf
 if install_content "$conf" 0644 root:root; then
@@ -96,7 +98,7 @@ else
   systemctl is-active --quiet nginx || { systemctl enable --now nginx >&2; changed "nginx started"; }
 fi
 
-state_dir=/var/lib/fudbuddy
+state_dir=\${FUDBUDDY_STATE_DIR:-/var/lib/fudbuddy}
 want="${mode} ${EDGE_HTTPS_PORT} http://127.0.0.1:${EDGE_PROXY_PORT}"
 install -d -m 0755 "$state_dir"
 have=$(cat "$state_dir/edge-serve.state" 2>/dev/null || true)

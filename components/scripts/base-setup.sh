@@ -3,7 +3,7 @@
 # Base of every FUD Buddy host: packages, unattended security upgrades, time sync, persistent journald,
 # the unprivileged service users and the directory layout. Idempotent.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 

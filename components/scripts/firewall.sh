@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # firewall.sh --ssh-port PORT --ssh-from CIDR[,CIDR...] [--allow PORT:CIDR]... [--no-tailscale]
-# ufw: inbound denied by default, tailscale0 allowed (the tailnet ACL filters it), SSH kept open from the given
+# ufw: inbound denied by default, tailscale0 (+ WireGuard 41641/udp) allowed (the tailnet ACL filters it), SSH open from the given
 # sources (first, so Pulumi is never locked out), 8000 (vLLM) denied everywhere. Rules this script added
 # before and no longer wants are deleted; rules added by others are left alone. Idempotent.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 
@@ -27,7 +27,10 @@ IFS=',' read -r -a sources <<< "$ssh_from"
 for src in "${sources[@]}"; do
   if [ "$src" = any ]; then rules+=("allow $ssh_port/tcp"); else rules+=("allow from $src to any port $ssh_port proto tcp"); fi
 done
-[ "$tailscale" = 1 ] && rules+=("allow in on tailscale0")
+if [ "$tailscale" = 1 ]; then
+  # tailscale0 carries only what the tailnet ACL admits; 41641/udp lets peers connect directly instead of via DERP.
+  rules+=("allow in on tailscale0" "allow 41641/udp")
+fi
 for a in "${allows[@]}"; do
   port=${a%%:*} from=${a#*:}
   [[ $port =~ ^[0-9]+$ ]] || die "--allow $a: port is not a number"

@@ -3,7 +3,7 @@
 # Installs a staged file (or a directory of files: prompts/) from SRC to DEST (root-owned, world-readable, no
 # secrets), removes SRC, and when anything changed restarts or reloads UNIT if it is running.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 src=${1:?usage: install-file.sh SRC DEST [--restart UNIT | --reload UNIT]}

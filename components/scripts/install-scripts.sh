@@ -17,7 +17,7 @@ if [ ! -f "$stage/lib.sh" ]; then
 fi
 [ -f "$stage/lib.sh" ] || { echo "ERROR: $stage does not hold the staged scripts (no lib.sh); re-run pulumi up" >&2; exit 1; }
 [ ! -L "$stage" ] || { echo "ERROR: $stage is a symlink; refusing to install from it" >&2; exit 1; }
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$stage/lib.sh"
 
 ensure_dir /opt/fudbuddy 0755 root:root

@@ -2,7 +2,7 @@
 # install-unit.sh UNIT_NAME [--no-start]   < unit file content
 # Installs /etc/systemd/system/UNIT_NAME, enables it and (re)starts it when the unit changed or is not running.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 unit=${1:?usage: install-unit.sh UNIT_NAME [--no-start] < unit}

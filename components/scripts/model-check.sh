@@ -3,7 +3,7 @@
 # Ops: disk space in the models directory, downloaded models, GPU memory, vLLM health. Exits 1 when free disk is
 # below MIN_FREE_GB (default 20) or a GPU/health check fails, so it can run from cron or monitoring.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 min_free=${1:-20}
 models=${FUDBUDDY_MODELS_DIR:-/var/lib/fudbuddy/models}

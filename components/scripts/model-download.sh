@@ -4,7 +4,7 @@
 # fudbuddy-model user, after checking MIN_FREE_GB (default 60) free there. A completed download leaves a marker,
 # so running it again does nothing. The token is read from stdin into a 0600 file; it never reaches argv.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 model=${1:?usage: model-download.sh MODEL [REVISION] [MIN_FREE_GB] < token}

@@ -5,7 +5,7 @@
 # restarts vllm.service and waits for /health. Set vllm.model/revision in the stack config to the same values,
 # or the next `pulumi up` that touches the model puts the configured one back.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 model=${1:?usage: model-switch.sh MODEL [REVISION] [MIN_FREE_GB]}

@@ -2,7 +2,7 @@
 # node-install.sh MAJOR
 # Node.js MAJOR (or newer) for the inference API, from NodeSource's apt repository when missing or older.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 major=${1:?usage: node-install.sh MAJOR}

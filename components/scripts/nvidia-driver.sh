@@ -4,7 +4,7 @@
 # Nothing happens when nvidia-smi already reports BRANCH. After an install it leaves
 # /var/lib/fudbuddy/reboot-required and prints REBOOT_REQUIRED=1; reboot-if-required.sh acts on it.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 branch=${1:?usage: nvidia-driver.sh BRANCH [CUDA_PACKAGE]}

@@ -3,7 +3,7 @@
 # Reboots (in 5 s, detached, so this SSH session ends cleanly) only when nvidia-driver.sh left the marker.
 # Prints the current boot id; verify-gpu.sh --after-boot ID then proves the host really came back.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 boot_id=$(cat /proc/sys/kernel/random/boot_id)

@@ -2,7 +2,7 @@
 # tailscale-install.sh
 # Tailscale from Tailscale's own apt repository (the distribution's package lags), tailscaled enabled.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 

@@ -2,7 +2,7 @@
 # tailscale-status.sh
 # Prints this node's tailnet identity as one JSON line: {"ip":"100.x.y.z","dnsName":"host.tailnet.ts.net"}.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 for _ in $(seq 1 60); do
   ip=$(tailscale ip -4 2>/dev/null | head -n1 || true)

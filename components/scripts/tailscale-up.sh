@@ -4,7 +4,7 @@
 # (a 0600 file on tmpfs, removed afterwards): never in argv, logs or output. A node that is already up with
 # this hostname and these tags is left alone (the single-use key is not needed again).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 hostname='' tags=''

@@ -2,7 +2,7 @@
 # verify-gpu.sh BRANCH [--not-boot-id ID]
 # Succeeds when nvidia-smi answers with driver BRANCH (and, after a driver reboot, the boot id has changed).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 branch=${1:?usage: verify-gpu.sh BRANCH [--not-boot-id ID]}
 if [ "${2:-}" = --not-boot-id ] && [ -n "${3:-}" ]; then

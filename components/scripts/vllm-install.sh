@@ -2,7 +2,7 @@
 # vllm-install.sh VERSION [PYTHON] [--index-url URL]
 # vLLM pinned to VERSION in its own virtualenv /opt/fudbuddy/vllm-venv. Nothing happens when it is installed.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 version=${1:?usage: vllm-install.sh VERSION [PYTHON] [--index-url URL]}

@@ -3,7 +3,7 @@
 # Writes stdin to DEST with mode 0600 (atomically; the content is never echoed, never in argv) and, when it
 # changed, restarts UNIT if it is running. Used for EnvironmentFiles and tokens.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
 dest=${1:?usage: write-secret-file.sh DEST [--owner USER:GROUP] [--restart UNIT] < content}

@@ -199,6 +199,20 @@ describe('npm run dev', () => {
     }
   });
 
+  it('SIGINT to scripts/dev.mjs alone (an IDE stop button) also stops every service it started', async () => {
+    const [stub, api, worker, web] = await freePorts(4);
+    const dev = runDev({ DEV_STUB_PORT: String(stub), DEV_API_PORT: String(api), DEV_WORKER_PORT: String(worker), DEV_WEB_PORT: String(web) }, false);
+    started.push(dev);
+    await waitFor(() => dev.output().includes('dev: ready'), 'dev: ready', dev);
+    const pids = descendants(dev.child.pid!);
+    expect(pids.length).toBeGreaterThanOrEqual(3); // stub, API, workerd (+ web)
+    process.kill(dev.child.pid!, 'SIGINT'); // the dev process only: it must stop the others itself
+    const { code } = await dev.exited;
+    expect(code).toBe(0);
+    for (let i = 0; i < 50 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pids.filter(alive)).toEqual([]);
+  });
+
   it('says clearly which port is busy, starts nothing and exits non-zero', async () => {
     const [stub, api, worker, web] = await freePorts(4);
     const blocker = net.createServer();

@@ -22,19 +22,27 @@ describe('edge Worker quotas in Durable Objects (workerd, real API and stub)', (
   it('limits requests per session per window: 429 with Retry-After, then recovers after the window', async () => {
     stack = await startStack({ worker: { RATE_LIMIT_RPM: '2', RATE_WINDOW_SECONDS: '5', IP_RATE_LIMIT_RPM: '1000' } });
     const token = await getToken(stack.worker);
-    for (let i = 0; i < 2; i++) {
-      const ok = await chat(stack.worker, { token });
-      expect(ok.status).toBe(200);
-      await ok.arrayBuffer();
+    // Send until the limit bites; on a very slow machine a window may pass between requests, so the count
+    // before the first 429 is at least the limit rather than exactly it.
+    let allowed = 0;
+    let limited: Response | undefined;
+    for (let i = 0; i < 12 && !limited; i++) {
+      const res = await chat(stack.worker, { token });
+      if (res.status === 429) limited = res;
+      else {
+        expect(res.status).toBe(200);
+        allowed += 1;
+        await res.arrayBuffer();
+      }
     }
-    const before = stack.stub.stats().requests;
-    const limited = await chat(stack.worker, { token });
-    expect(limited.status).toBe(429);
-    const r = await rejection(limited);
+    expect(limited, 'a 429 within 12 requests').toBeDefined();
+    expect(allowed).toBeGreaterThanOrEqual(2);
+    // The rejected request never reached the model.
+    expect(stack.stub.stats().requests).toBe(allowed);
+    const r = await rejection(limited!);
     expect(r.code).toBe('rate_limited');
     expect(r.retryAfter).toBeGreaterThanOrEqual(1);
     expect(r.retryAfter).toBeLessThanOrEqual(5);
-    expect(stack.stub.stats().requests).toBe(before);
     // Another session is not affected by this one's quota.
     const other = await getToken(stack.worker);
     const otherRes = await chat(stack.worker, { token: other });

@@ -75,7 +75,7 @@ describe('edge Worker streaming (workerd)', () => {
   });
 
   it('streams through Worker → API → stub while the stub is still generating', async () => {
-    stack = await startStack({ stub: { tokensPerSec: 20, completionTokens: 20 } });
+    stack = await startStack({ stub: { tokensPerSec: 10, completionTokens: 30 } });
     const token = await getToken(stack.worker);
     const res = await chat(stack.worker, { token, stream: true });
     expect(res.status).toBe(200);
@@ -110,18 +110,6 @@ describe('edge Worker streaming (workerd)', () => {
     await eventually(() => stack!.stub.stats().clientAborts === 1, 'the stub to see the client abort', 200, 50);
     expect(stack.stub.stats().completed).toBe(0);
     expect(stack.stub.stats().active).toBe(0);
-  });
-
-  it('aborts the origin request also when the client leaves before the first byte', async () => {
-    stack = await startStack({ stub: { mode: 'slow', slowMs: 4000 } });
-    const token = await getToken(stack.worker);
-    const abort = new AbortController();
-    const pending = chat(stack.worker, { token, stream: true, signal: abort.signal });
-    await eventually(() => stack!.stub.stats().requests === 1, 'the request to reach the stub', 200, 25);
-    abort.abort();
-    await expect(pending).rejects.toThrow();
-    await eventually(() => stack!.stub.stats().clientAborts === 1, 'the stub to see the client abort', 200, 50);
-    expect(stack.stub.stats().completed).toBe(0);
   });
 
   it('serves the FUD Buddy /v1/chat contract, streamed and not, through the API', async () => {

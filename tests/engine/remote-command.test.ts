@@ -41,8 +41,11 @@ describe('real engine: command resources over SSH (stand-in command provider)', 
     expect(await onHost(`test -e ${DIR} && echo present || echo absent`)).toBe('absent');
   }, 600_000);
 
-  it('up copies the files, runs the commands with the secret in their environment, and exports their output', async () => {
-    expectOk(await pulumi(['up', '--yes', '--skip-preview'], 600_000), 'up');
+  it('up copies the files, runs the commands with the secret on stdin, and exports their output', async () => {
+    const up = expectOk(await pulumi(['up', '--yes', '--skip-preview'], 600_000), 'up');
+    // As the upstream provider: `environment` goes as SSH env requests, which stock sshd refuses (AcceptEnv).
+    expect(await onHost(`cat ${DIR}/env-probe`)).toBe('probe=unset');
+    expect(up.output).toContain("Unable to set 'ENV_PROBE'");
     expect(await onHost(`cat ${DIR}/greeting.txt`)).toBe('greeting: hello');
     expect(await onHost(`${DIR}/payload/hello.sh`)).toBe('payload ok');
     expect(await onHost(`cat ${DIR}/marker.sha`)).toBe(createHash('sha256').update(marker).digest('hex'));

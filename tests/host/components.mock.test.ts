@@ -28,7 +28,9 @@ await pulumi.runtime.setMocks(
           ? `{"ip":"${TS_IP}","dnsName":"gpu-1.example.ts.net"}\n`
           : args.name.endsWith('verify-gpu')
             ? 'GPU_COUNT=2\nDRIVER=550.54.15\n'
-            : args.name.endsWith('-reboot')
+            : args.name === 'reb-reboot'
+              ? 'BOOT_ID=0b7c9a2e-0000-4000-8000-000000000000\nREBOOTING=1\nchanged: reboot scheduled\nFUDBUDDY_RESULT=changed\n'
+              : args.name.endsWith('-reboot')
               ? 'BOOT_ID=0b7c9a2e-0000-4000-8000-000000000000\nok: no reboot needed\nFUDBUDDY_RESULT=unchanged\n'
               : 'FUDBUDDY_RESULT=changed\n';
         state.stderr = '';
@@ -225,6 +227,21 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
     for (const r of resources.filter((x) => x.type === 'command:remote:Command' && x.name.startsWith('prod-'))) {
       expect(String(r.inputs.create), r.name).toMatch(/^sudo -n bash \//);
     }
+  });
+});
+
+describe('GpuHost under mocks (driver changed → reboot, then wait for the host)', () => {
+  it('pauses, then verifies with a large dial budget that the boot id changed; no pause/boot check without a reboot', async () => {
+    const a = prodArgs();
+    const reb = new GpuHost('reb', { ...a, nvidia: { driverBranch: '550', rebootTimeoutMinutes: 20 }, inference: { backend: 'vllm', vllm: { ...(a.inference as { vllm: import('../../components/gpuHost.js').VllmArgs }).vllm, tensorParallelSize: 1 } } });
+    await value(reb.apiUrl);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(byName('reb-reboot-pause').inputs.create).toBe('sleep 45');
+    expect(String(byName('reb-verify-gpu').inputs.create)).toBe('sudo -n bash /opt/fudbuddy/bin/verify-gpu.sh 550 --not-boot-id 0b7c9a2e-0000-4000-8000-000000000000');
+    expect(plain(byName('reb-verify-gpu').inputs.connection)).toMatchObject({ dialErrorLimit: 120, perDialTimeout: 10 });
+    expect(String(plain(byName('reb-vllm-unit').inputs.stdin))).toContain('--tensor-parallel-size 1');
+    expect(byName('prod-reboot-pause').inputs.create).toBe('true');
+    expect(String(byName('prod-verify-gpu').inputs.create)).toBe('sudo -n bash /opt/fudbuddy/bin/verify-gpu.sh 550');
   });
 });
 

@@ -96,7 +96,7 @@ beforeAll(async () => {
   STUB_BUNDLE = path.join(work, 'stub.mjs');
   cpSync(BUILT_API, API_BUNDLE);
   cpSync(BUILT_STUB, STUB_BUNDLE);
-  host = await startTestHost({ standins: ['systemctl', 'tailscale', 'nvidia-smi'] });
+  host = await startTestHost({ standins: ['systemctl', 'systemd-run', 'tailscale', 'nvidia-smi'] });
   cpSync(path.join(REPO_ROOT, 'prompts'), path.join(work, 'prompts'), { recursive: true });
 }, 15 * 60_000);
 
@@ -139,6 +139,7 @@ describe('host scripts over real SSH on a throwaway Debian host (stand-ins: syst
     expect(status.stdout).toMatch(/22\/tcp\s+ALLOW IN\s+10\.213\.\d+\.1/);
     expect(status.stdout).toMatch(/8000\/tcp\s+DENY IN\s+Anywhere/);
     expect(status.stdout).toMatch(/Anywhere on tailscale0\s+ALLOW IN/);
+    expect(status.stdout).toMatch(/41641\/udp\s+ALLOW IN\s+Anywhere/);
     const bad = await run('firewall.sh', [...firewallArgs(), '--allow', '8000:any']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('8000 (vLLM) is never exposed');
@@ -169,6 +170,18 @@ describe('host scripts over real SSH on a throwaway Debian host (stand-ins: syst
     const wrong = await run('verify-gpu.sh', ['535']);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain('expected branch 535');
+    // After a driver change (marker left by nvidia-driver.sh) the host reboots once, and only then.
+    await host.ssh('echo 550 > /var/lib/fudbuddy/reboot-required');
+    const rebooting = await runOk('reboot-if-required.sh');
+    expect(rebooting.stdout).toContain('REBOOTING=1');
+    const bootId = /BOOT_ID=(\S+)/.exec(rebooting.stdout)?.[1];
+    expect(bootId).toBeTruthy();
+    expect(readFileSync(path.join(host.rootDir, 'var/log/standin-systemd/systemd-run.log'), 'utf8')).toContain('--on-active=5 --unit=fudbuddy-driver-reboot systemctl reboot');
+    expect((await runOk('reboot-if-required.sh')).stdout).toContain('ok: no reboot needed');
+    // The verify step refuses a host that has not rebooted yet (same boot id) with a clear message.
+    const early = await run('verify-gpu.sh', ['550', '--not-boot-id', bootId!]);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toContain('has not rebooted yet');
     // A different branch would install from NVIDIA's repository, which is for Ubuntu; this host is Debian.
     const other = await run('nvidia-driver.sh', ['535']);
     expect(other.code).not.toBe(0);

@@ -147,6 +147,19 @@ describe('response shapes conform to OpenAI schema', () => {
   });
 });
 
+describe('both ways in', () => {
+  it('a chat URL with a query string goes through Express to the same handler (same answer, same checks)', async () => {
+    const direct = (await (await s.post('/v1/chat/completions', userMsg())).json()) as { choices: unknown[] };
+    const viaExpress = await s.post('/v1/chat/completions?via=express', userMsg());
+    expect(viaExpress.status).toBe(200);
+    expect(((await viaExpress.json()) as { choices: unknown[] }).choices).toEqual(direct.choices);
+    const unauth = await fetch(`${s.baseURL}/chat?x=1`, { method: 'POST', body: JSON.stringify(userMsg()) });
+    expect(unauth.status).toBe(401);
+    const bad = await s.post('/v1/chat?x=1', { messages: [] });
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('request ids', () => {
   it('echoes a sane X-Request-Id and mints one otherwise', async () => {
     const a = await s.post('/v1/chat/completions', userMsg(), { 'x-request-id': 'edge-abc.123' });

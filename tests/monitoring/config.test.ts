@@ -225,7 +225,7 @@ describe('versions pin', () => {
     const env = versionEnv(v);
     expect(env.PIN_NOBLE_PROMETHEUS_NODE_EXPORTER).toBe(v.ubuntu.noble!['prometheus-node-exporter']);
     expect(env.GRAFANA_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
-    const scripts = ['gpu-exporters.sh', 'monitoring-server.sh'].map((f) => readFileSync(path.join(SCRIPTS, f), 'utf8')).join('\n');
+    const scripts = ['gpu-exporters.sh', 'monitoring-server.sh', 'grafana-server.sh', 'logs-server.sh'].map((f) => readFileSync(path.join(SCRIPTS, f), 'utf8')).join('\n');
     for (const pkg of Object.keys(v.ubuntu.noble!)) expect(scripts).toContain(`pinned_version ${pkg}`);
     for (const k of ['GRAFANA_VERSION', 'LOKI_VERSION', 'ALLOY_VERSION']) expect(scripts).toContain(k);
   });
@@ -265,12 +265,13 @@ describe('install payload (unpacked and run by bash for real)', () => {
   it('the GPU and server payloads ship every file their scripts read from $STAGE', () => {
     const gpu = gpuPayloadFiles();
     const server = serverPayloadFiles({ prometheusYml: 'x', credentialsProm: 'y', logs: true });
-    for (const [files, entry] of [[gpu, 'gpu-exporters.sh'], [server, 'monitoring-server.sh']] as const) {
-      const body = files[entry]!;
-      const wanted = [...body.matchAll(/"\$STAGE\/([A-Za-z0-9_./-]+)"/g)].map((m) => m[1]!).filter((p) => !p.includes('*'));
-      expect(wanted.length).toBeGreaterThan(3);
-      for (const w of wanted) expect(Object.keys(files), `${entry} reads $STAGE/${w}`).toContain(w);
+    for (const files of [gpu, server]) {
+      for (const script of Object.keys(files).filter((f) => f.endsWith('.sh'))) {
+        const wanted = [...files[script]!.matchAll(/"\$STAGE\/([A-Za-z0-9_./-]+)"/g)].map((m) => m[1]!).filter((p) => !p.includes('*'));
+        for (const w of wanted) expect(Object.keys(files), `${script} reads $STAGE/${w}`).toContain(w);
+      }
     }
+    expect(server['monitoring-host.sh']).toContain('"$STAGE/grafana-server.sh"');
     expect(Object.keys(server).filter((f) => f.startsWith('rules/')).length).toBe(RULE_FILES.length);
     expect(Object.keys(server).some((f) => f.startsWith('dashboards/') && f.endsWith('.json'))).toBe(true);
   });

@@ -70,7 +70,7 @@ describe('Grafana dashboards', () => {
   it('the dashboard provider points at the directory the component installs to', () => {
     const provider = parse(readFileSync(path.join(MONITORING, 'grafana/provisioning/dashboards/fudbuddy.yml'), 'utf8'));
     expect(provider.providers[0].options.path).toBe('/var/lib/grafana/dashboards/fudbuddy');
-    const server = readFileSync(path.join(MONITORING, '../components/scripts/monitoring/monitoring-server.sh'), 'utf8');
+    const server = readFileSync(path.join(MONITORING, '../components/scripts/monitoring/grafana-server.sh'), 'utf8');
     expect(server).toContain('/var/lib/grafana/dashboards/fudbuddy/$name');
   });
 });

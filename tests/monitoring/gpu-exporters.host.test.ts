@@ -1,6 +1,6 @@
 // gpu-exporters.sh run for real, twice, over real SSH on a throwaway Debian host (tests/support/testHost.ts), fed
 // exactly the payload the component sends. Stand-ins only for what cannot exist here: systemd as PID 1 (the host
-// layer's `systemctl` stand-in) and `nvidia-smi` (tests/monitoring/fixtures/nvidia-smi-standin.sh). Node exporter is
+// layer's `systemctl` stand-in, wrapped for timers/oneshots by fixtures/systemctl-timer-standin.sh) and `nvidia-smi` (tests/monitoring/fixtures/nvidia-smi-standin.sh). Node exporter is
 // Debian's real package (fetched with `apt-get download`), Node.js is this machine's binary.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { ensureTestHostRoot, startTestHost, testHostUnavailableReason, type Test
 import { ROOT } from './support.js';
 
 const STANDIN = path.join(ROOT, 'tests/monitoring/fixtures/nvidia-smi-standin.sh');
+const TIMER_STANDIN = path.join(ROOT, 'tests/monitoring/fixtures/systemctl-timer-standin.sh');
 let host: TestHost;
 const tmp = mkdtempSync(path.join(tmpdir(), 'fudbuddy-gpuexp-'));
 
@@ -43,7 +44,12 @@ beforeAll(async () => {
   await host.copyTo(path.join(tmp, deb), '/root/node-exporter.deb');
   await host.copyTo(process.execPath, '/usr/local/bin/node');
   await host.copyTo(STANDIN, '/usr/local/bin/nvidia-smi');
-  const inst = await host.ssh('chmod 0755 /usr/local/bin/nvidia-smi /usr/local/bin/node && DEBIAN_FRONTEND=noninteractive dpkg -i /root/node-exporter.deb', { timeoutMs: 180_000 });
+  await host.copyTo(TIMER_STANDIN, '/root/systemctl-timer-standin');
+  const inst = await host.ssh(
+    'set -e; mv /usr/local/sbin/systemctl /usr/local/sbin/systemctl.host-standin; install -m 0755 /root/systemctl-timer-standin /usr/local/sbin/systemctl; ' +
+      'chmod 0755 /usr/local/bin/nvidia-smi /usr/local/bin/node; DEBIAN_FRONTEND=noninteractive dpkg -i /root/node-exporter.deb',
+    { timeoutMs: 180_000 },
+  );
   if (inst.code !== 0) throw new Error(`dpkg -i prometheus-node-exporter on the test host failed:\n${inst.stdout}\n${inst.stderr}`);
 }, 900_000);
 
@@ -52,7 +58,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('gpu-exporters.sh on a test host (stand-ins: systemctl, nvidia-smi)', () => {
+describe('gpu-exporters.sh on a test host (stand-ins: systemctl, nvidia-smi)', { timeout: 300_000 }, () => {
   it('first run configures everything; a second run changes nothing', async () => {
     const first = await host.ssh('bash -s', { stdin: payload(), timeoutMs: 300_000 });
     expect(first.code, first.stdout + first.stderr).toBe(0);
@@ -97,8 +103,10 @@ describe('gpu-exporters.sh on a test host (stand-ins: systemctl, nvidia-smi)', (
   });
 
   it('an unsupported release without a pin fails naming the fix', async () => {
-    const r = await host.ssh('bash -s', { stdin: payload({ PIN_BOOKWORM_PROMETHEUS_NODE_EXPORTER: '' }) });
+    const r = await host.ssh('bash -s', { stdin: payload({ PIN_BOOKWORM_PROMETHEUS_NODE_EXPORTER: '' }), timeoutMs: 60_000 });
     expect(r.code).not.toBe(0);
+    // It stops before touching anything (no apt run, no file written).
+    expect(r.stdout).not.toContain('changed:');
     expect(r.stderr).toContain('no pinned version of prometheus-node-exporter');
     expect(r.stderr).toContain('monitoring/versions.json');
   });

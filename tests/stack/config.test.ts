@@ -109,6 +109,9 @@ describe('stack config (pure parser)', () => {
     l.monitoring = { enabled: true };
     (l.gpuHosts as Record<string, unknown>[])[0]!.bindAddress = undefined;
     expect(issuesOf(l).map((i) => i.key)).toEqual(expect.arrayContaining(['fudbuddy:monitoring.enabled', 'fudbuddy:gpuHosts[0].bindAddress']));
+    const noWeb = publicValues();
+    noWeb.web = { enabled: false };
+    expect(issuesOf(noWeb).map((i) => i.key)).toEqual(['fudbuddy:worker.allowedOrigins']);
     const pub = publicValues();
     pub.tailscaleEnabled = 'false';
     expect(issuesOf(pub).map((i) => i.key)).toContain('fudbuddy:tailscaleEnabled');
@@ -136,5 +139,30 @@ describe('stack config (pure parser)', () => {
     expect(raw.serviceToken).toBe(MARK.serviceToken);
     expect(raw).not.toHaveProperty('apiToken');
     expect(parseStackConfig(raw).ok).toBe(true);
+  });
+});
+
+describe('topology (roles and tags per node)', () => {
+  it('public with an edge box: GPU hosts tag:gpu; the box tag:edge + tag:monitoring; funnel', async () => {
+    const { planTopology } = await import('../../stacks/topology.js');
+    const r = parseStackConfig(publicValues());
+    if (!r.ok) throw new Error(formatIssues(r.issues));
+    const t = planTopology(r.settings);
+    expect(t.nodes.map((n) => [n.hostname, n.tags])).toEqual([
+      ['fudbuddy-gpu1', ['tag:gpu']],
+      ['fudbuddy-edge', ['tag:edge', 'tag:monitoring']],
+    ]);
+    expect(t).toMatchObject({ edgeHostname: 'fudbuddy-edge', edgeOnGpuHost: false, monitoringHostname: 'fudbuddy-edge', edgeMode: 'funnel' });
+  });
+
+  it('private without an edge box: the first GPU host plays edge (and monitoring); serve', async () => {
+    const { planTopology } = await import('../../stacks/topology.js');
+    const v = privateValues();
+    v.monitoring = { enabled: false };
+    const r = parseStackConfig(v);
+    if (!r.ok) throw new Error(formatIssues(r.issues));
+    const t = planTopology(r.settings);
+    expect(t.nodes.map((n) => n.tags)).toEqual([['tag:gpu', 'tag:edge'], ['tag:gpu']]);
+    expect(t).toMatchObject({ edgeHostname: 'fudbuddy-gpu1', edgeOnGpuHost: true, monitoringHostname: undefined, edgeMode: 'serve' });
   });
 });

@@ -29,8 +29,8 @@ describe('local/e2e stack (mock engine)', () => {
 
   it("exports the host's API URL on its bind address", () => {
     expect(run.exports).toMatchObject({ exposure: 'private', apiUrl: 'http://127.0.0.1:8001', healthUrl: 'http://127.0.0.1:8001/healthz', modelServed: 'fudbuddy-chat' });
-    expect(run.exports.edgeUrl).toBeUndefined();
-    expect(run.exports.webUrl).toBeUndefined();
+    expect(run.exports.edgeUrl).toBeNull();
+    expect(run.exports.webUrl).toBeNull();
   });
 
   it('keeps every marker secret', async () => {

@@ -53,7 +53,7 @@ describe('private stack (mock engine)', () => {
       edgeUrl: 'https://fudbuddy-gpu1.tail1234.ts.net',
       modelServed: 'fudbuddy-chat',
     });
-    expect(run.exports.webUrl).toBeUndefined();
+    expect(run.exports.webUrl).toBeNull();
     expect((run.exports.tailnetNames as { gpuHosts: string[] }).gpuHosts).toHaveLength(2);
   });
 

@@ -93,6 +93,19 @@ describe('stack files', () => {
     expect(r.settings.domain).toBeUndefined();
   });
 
+  it('has no bare YAML timestamps (Go YAML in the Pulumi CLI would turn them into times, not strings)', () => {
+    for (const [file] of expectations) {
+      const yaml11 = parse(readFileSync(`${root}${file}`, 'utf8'), { schema: 'yaml-1.1' }) as unknown;
+      const dates: string[] = [];
+      const walk = (v: unknown, at: string): void => {
+        if (v instanceof Date) dates.push(at);
+        else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+      };
+      walk(yaml11, file);
+      expect(dates).toEqual([]);
+    }
+  });
+
   it('a wrong passphrase does not open the stack files', () => {
     expect(() => programConfig('Pulumi.beta.yaml', 'not-the-passphrase')).toThrow(/incorrect passphrase/);
   });

@@ -219,6 +219,32 @@ describe('aiService retries', () => {
   });
 });
 
+describe('aiService stalls', () => {
+  it('a server that never answers is given up on and retried', async () => {
+    w.onChat = (req, res, n) => {
+      if (n === 2) sendSse(res, req, sseStream(['late but fine']));
+      // n === 1: say nothing at all
+    };
+    const probe = retryProbe();
+    const reply = await service({ stallTimeoutMs: 300, onRetry: probe.onRetry }).sendMessage('home', [], 'hi');
+    expect(reply.content).toBe('late but fine');
+    expect(probe.seen[0]?.error).toBeInstanceOf(ServiceDownError);
+    await w.chat[0]!.closedEarly; // the hung request was closed, not left open
+  });
+
+  it('a stream that stalls after text was shown ends with the partial text and no retry', async () => {
+    w.onChat = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'X-Request-Id': String(req.headers['x-request-id']) });
+      res.write(sseChunk('so far'));
+    };
+    const err = await service({ stallTimeoutMs: 300 }).sendMessage('home', [], 'hi').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceDownError);
+    expect((err as ServiceDownError).message).toBe('The assistant stopped responding.');
+    expect((err as ServiceDownError).partialContent).toBe('so far');
+    expect(w.chat).toHaveLength(1);
+  });
+});
+
 describe('aiService cancellation', () => {
   it('AbortSignal stops a running stream and closes the connection', async () => {
     w.onChat = (req, res) => {

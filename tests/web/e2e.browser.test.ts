@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { setStubMode, startDevStack, type DevStack } from './support/devStack.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -68,6 +68,12 @@ async function watchStreaming(page: Page): Promise<void> {
   });
 }
 
+/** The error box's text, or "" (without waiting for one to appear). */
+async function shownError(page: Page): Promise<string> {
+  const box = page.getByTestId('error');
+  return (await box.count()) > 0 ? ((await box.textContent()) ?? '') : '';
+}
+
 const answered = (page: Page) => page.locator('li.msg.assistant:not(.streaming)');
 
 /** Waits until the answer count grows past `before` or an error shows; returns which. */
@@ -84,14 +90,52 @@ async function waitForOutcome(page: Page, before: number): Promise<'answer' | 'e
   return (await handle.jsonValue()) as 'answer' | 'error';
 }
 
+/**
+ * WCAG contrast ratio of each selector's text against its effective background (the nearest ancestor
+ * with an opaque background colour). Returns the lowest ratio per selector (missing selectors: null).
+ */
+async function contrast(page: Page, selectors: string[]): Promise<Record<string, number | null>> {
+  return page.evaluate((sels) => {
+    const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, g, b]: number[]) => {
+      const f = (v: number) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r ?? 0) + 0.7152 * f(g ?? 0) + 0.0722 * f(b ?? 0);
+    };
+    const background = (el: Element | null): number[] => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const out: Record<string, number | null> = {};
+    for (const sel of sels) {
+      const els = [...document.querySelectorAll(sel)];
+      if (els.length === 0) {
+        out[sel] = null;
+        continue;
+      }
+      out[sel] = Math.min(
+        ...els.map((el) => {
+          const a = lum(rgb(getComputedStyle(el).color));
+          const b = lum(background(el));
+          return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        }),
+      );
+    }
+    return out;
+  }, selectors);
+}
+
 async function ask(page: Page, text: string): Promise<{ outcome: 'answer' | 'error'; final: string; snaps: string[] }> {
   const before = await answered(page).count();
   await watchStreaming(page);
   await page.getByLabel('Message', { exact: true }).fill(text);
   await page.getByRole('button', { name: 'Send' }).click();
-  console.log(new Date().toISOString(), 'sent');
   const outcome = await waitForOutcome(page, before);
-  console.log(new Date().toISOString(), 'outcome', outcome);
   const final = outcome === 'answer' ? ((await answered(page).nth(before).locator('.text').textContent()) ?? '') : '';
   const snaps = await page.evaluate(() => (window as unknown as { __snaps: string[] }).__snaps);
   return { outcome, final, snaps };
@@ -101,6 +145,7 @@ describe('web client in Chromium against npm run dev', () => {
   let stack: DevStack;
   let browser: Browser;
   let page: Page;
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -113,8 +158,7 @@ describe('web client in Chromium against npm run dev', () => {
       throw err;
     }
     page = await browser.ctx.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err.message));
-    page.on('framenavigated', (f) => f === page.mainFrame() && console.log('navigated:', f.url()));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
     await page.goto(stack.webUrl);
     await page.getByRole('heading', { name: 'Chat' }).waitFor({ state: 'attached' });
   }, 150_000);
@@ -126,12 +170,10 @@ describe('web client in Chromium against npm run dev', () => {
 
   it('streams an answer in each of the four chat types', { timeout: 120_000 }, async () => {
     for (const [type, label] of CHAT_TYPES) {
-      console.log(new Date().toISOString(), 'type', type);
       await page.getByRole('radio', { name: label }).check();
-      console.log(new Date().toISOString(), 'checked');
       expect(await page.getByRole('radio', { name: label }).isChecked()).toBe(true);
       const r = await ask(page, `Help me with ${type}, please`);
-      expect(r.outcome, `${type}: ${await page.locator('[data-testid="error"]').textContent().catch(() => '')}`).toBe('answer');
+      expect(r.outcome, `${type}: ${await shownError(page)}`).toBe('answer');
       expect(r.final.trim().length).toBeGreaterThan(0);
       // Text appeared piece by piece: several growing prefixes of the final answer were on screen.
       const partial = r.snaps.filter((s) => s.length < r.final.length && r.final.startsWith(s));
@@ -180,10 +222,18 @@ describe('web client in Chromium against npm run dev', () => {
       expect(await error.textContent()).toContain('FUD Buddy is having trouble');
       const rid = (await page.getByTestId('request-id').textContent()) ?? '';
       expect(rid).toMatch(UUID);
+      // The id the user sees is the one the servers logged (so feedback can be matched to logs).
+      await vi.waitFor(() => expect(stack.output()).toContain(rid), { timeout: 5000, interval: 100 });
       const retry = page.getByRole('button', { name: 'Retry' });
       expect(await retry.isVisible()).toBe(true);
       expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Retry'); // focus moved to the way out
       await page.screenshot({ path: path.join(artifacts, 'error-375.png'), fullPage: true });
+      // WCAG AA: at least 4.5:1 for the text people must read here.
+      const ratios = await contrast(page, ['.error p', '.error button', '.msg .text', '.top nav a', '.env', '.types legend', '.type span', '.hint', 'button[type="submit"]']);
+      for (const [sel, ratio] of Object.entries(ratios)) {
+        expect(ratio, `${sel} is on the page`).not.toBeNull();
+        expect(ratio!, `contrast of ${sel}`).toBeGreaterThanOrEqual(4.5);
+      }
     } finally {
       await setStubMode(stack.stubUrl, 'ok');
     }
@@ -221,6 +271,7 @@ describe('web client in Chromium against npm run dev', () => {
     expect(await page.getByRole('radio', { name: 'What to order' }).isChecked()).toBe(true);
     // Nothing overflows sideways at 375 px.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(pageErrors).toEqual([]);
   });
 });
 
@@ -256,13 +307,14 @@ describe('web client in Chromium against npm run dev with DEV_FALLBACK=stub (Ope
     await setStubMode(stack.stubUrl, 'down');
     await page.getByRole('radio', { name: 'Where to go' }).check();
     const r = await ask(page, 'Where should we go tonight?');
-    expect(r.outcome, (await page.locator('[data-testid="error"]').textContent().catch(() => '')) ?? '').toBe('answer');
+    expect(r.outcome, await shownError(page)).toBe('answer');
     expect(r.final.trim().length).toBeGreaterThan(0);
     const reply = answered(page).last();
     expect(await reply.getAttribute('data-served-by')).toBe('fallback');
     expect(await reply.getByTestId('fallback-mark').textContent()).toBe('answered by fallback');
     expect(r.snaps.filter((s) => s.length < r.final.length && r.final.startsWith(s)).length).toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: path.join(artifacts, 'fallback-375.png'), fullPage: true });
+    expect((await contrast(page, ['[data-testid="fallback-mark"]']))['[data-testid="fallback-mark"]']!).toBeGreaterThanOrEqual(4.5);
 
     // The OpenAI stand-in really answered: it received the question (with the Worker's fallback model).
     const stats = (await fetch(`${stack.fallbackUrl}/__stub/stats`).then((res) => res.json())) as { requests: number; bodies: { model?: string; messages?: { content?: string }[] }[] };

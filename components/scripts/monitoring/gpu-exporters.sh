@@ -19,6 +19,8 @@ LOGS=${LOGS:-0}
 VLLM_METRICS_UPSTREAM=${VLLM_METRICS_UPSTREAM:-http://127.0.0.1:8000/metrics}
 textfile_dir=/var/lib/prometheus/node-exporter
 bind=$(bind_address)
+# Plain assignments, so a missing pin stops the script here (set -e) before anything is touched.
+ne_version=$(pinned_version prometheus-node-exporter)
 
 # --- node exporter: configure BEFORE installing so it never starts on the package default (:9100 on all addresses)
 ne_args="ARGS=\"--web.listen-address=${bind}:9100 --collector.textfile.directory=${textfile_dir} --collector.systemd --no-collector.wifi --no-collector.infiniband --no-collector.nfs --no-collector.nfsd\""
@@ -27,7 +29,7 @@ printf '# Managed by the FUD Buddy monitoring component (pulumi up).\n%s\n' "$ne
   | put /etc/default/prometheus-node-exporter 0644 root:root && ne_changed=1
 put /etc/systemd/system/prometheus-node-exporter.service.d/fudbuddy.conf 0644 root:root \
   < "$STAGE/units/node-exporter-override.conf" && ne_changed=1
-apt_install_pinned "prometheus-node-exporter=$(pinned_version prometheus-node-exporter)"
+apt_install_pinned "prometheus-node-exporter=$ne_version"
 ensure_dir "$textfile_dir" 0755 root:root
 restart_if prometheus-node-exporter "$ne_changed"
 
@@ -43,8 +45,10 @@ fs_changed=0
 put /etc/systemd/system/fudbuddy-fs-roles.service 0644 root:root < "$STAGE/units/fudbuddy-fs-roles.service" && fs_changed=1
 systemctl daemon-reload
 systemctl enable fudbuddy-fs-roles.service >/dev/null 2>&1
-systemctl start fudbuddy-fs-roles.service || die "fudbuddy-fs-roles failed: journalctl -u fudbuddy-fs-roles"
 [ "$fs_changed" = 0 ] || changed "filesystem roles"
+# Run it now (the unit re-runs it at boot); the script leaves an unchanged textfile alone.
+"$LIB_DIR/filesystem-roles.sh" "$CONF_DIR/fs-roles.d" "$textfile_dir/fudbuddy_filesystem_roles.prom" \
+  || die "filesystem-roles.sh failed (see above)"
 
 # --- GPU metrics
 if [ "$GPU" = 1 ]; then
@@ -55,9 +59,11 @@ if [ "$GPU" = 1 ]; then
   systemctl daemon-reload
   systemctl enable fudbuddy-gpu-metrics.timer >/dev/null 2>&1
   restart_if fudbuddy-gpu-metrics.timer "$t"
-  systemctl start fudbuddy-gpu-metrics.service || die "the first GPU metrics run failed: journalctl -u fudbuddy-gpu-metrics"
+  # One run now, so the first scrape already has GPU metrics (the timer takes over).
+  "$LIB_DIR/nvidia-smi-textfile.sh" "$textfile_dir/nvidia_smi.prom" >/dev/null \
+    || die "the first GPU metrics run failed: nvidia-smi --query-gpu=... does not work on this host"
 else
-  if systemctl list-unit-files fudbuddy-gpu-metrics.timer >/dev/null 2>&1 && systemctl is-enabled --quiet fudbuddy-gpu-metrics.timer 2>/dev/null; then
+  if [ -f /etc/systemd/system/fudbuddy-gpu-metrics.timer ] && systemctl is-enabled --quiet fudbuddy-gpu-metrics.timer 2>/dev/null; then
     systemctl disable --now fudbuddy-gpu-metrics.timer
     changed "disabled fudbuddy-gpu-metrics.timer (GPU=0)"
   fi

@@ -33,8 +33,8 @@ if install_content "$dest" 0600 "$owner" < "$tmp"; then
   changed "$dest (0600 $owner)"
   if [ "$grafana" = 1 ]; then
     systemctl is-active --quiet grafana-server || systemctl start grafana-server
-    # --password-from-stdin keeps the password out of argv.
-    grafana cli --homepath /usr/share/grafana --config /etc/grafana/grafana.ini admin reset-admin-password --password-from-stdin \
+    # --password-from-stdin keeps the password out of argv; as the grafana user so the DB keeps its owner.
+    runuser -u grafana -- grafana cli --homepath /usr/share/grafana --config /etc/grafana/grafana.ini admin reset-admin-password --password-from-stdin \
       < "$tmp" >/dev/null 2>&1 || die "grafana cli could not set the admin password: journalctl -u grafana-server"
     changed "grafana admin password"
   fi

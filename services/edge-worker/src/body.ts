@@ -10,8 +10,11 @@ export async function readJsonBody(request: Request, limit: number): Promise<{ r
   }
   const tooLarge = () =>
     new HttpError({ status: 413, message: `Request body is larger than ${limit} bytes`, type: 'invalid_request_error', code: 'body_too_large' });
+  // A moderately oversized body is read to its end (and dropped) before answering, so the client can finish
+  // sending and read the 413 instead of writing into a closed connection; a huge one is cut off at once.
+  const drainCap = Math.max(limit * 16, 1 << 20);
   const declared = Number(request.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  if (Number.isFinite(declared) && declared > drainCap) throw tooLarge();
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (request.body) {
@@ -20,13 +23,14 @@ export async function readJsonBody(request: Request, limit: number): Promise<{ r
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > limit) {
+      if (size > drainCap) {
         await reader.cancel();
         throw tooLarge();
       }
-      chunks.push(value);
+      if (size <= limit) chunks.push(value);
     }
   }
+  if (size > limit) throw tooLarge();
   const raw = new Uint8Array(size);
   let offset = 0;
   for (const c of chunks) {

@@ -21,6 +21,7 @@ export interface ChatContext {
   startedAt: number;
 }
 
+const FALLBACK_MIN_TIMEOUT_MS = 30_000;
 const ROUTE_PATH = { chat: '/v1/chat', completions: '/v1/chat/completions' } as const;
 // Origin answers that would confuse the browser if passed on: they are about the edge's credentials.
 const ORIGIN_AUTH_STATUSES = new Set([401, 403]);
@@ -144,7 +145,8 @@ export async function proxyChat(req: ChatRequest, cc: ChatContext): Promise<Resp
       },
       body: JSON.stringify(fallbackBody(req, cc.config)),
     },
-    cc.config.originTimeoutMs,
+    // The last resort gets more patience than an origin attempt: there is nothing left to fail over to.
+    Math.max(cc.config.originTimeoutMs, FALLBACK_MIN_TIMEOUT_MS),
     FAILOVER_STATUSES,
   );
   // Never pass a fallback error body on: OpenAI's messages can quote part of the API key.

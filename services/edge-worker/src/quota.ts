@@ -90,10 +90,14 @@ export class QuotaCounter implements DurableObject {
   }
 
   private async save(expiresAt: number): Promise<void> {
+    const later = expiresAt > this.expiresAt;
     this.expiresAt = Math.max(this.expiresAt, expiresAt);
-    await this.ctx.storage.put(STATE_KEY, { ...this.state, expiresAt: this.expiresAt });
+    // allowUnconfirmed: the answer does not wait for the write to be durable. A counter lost to a crash
+    // costs at most one window of leniency; waiting would add a storage round trip to every chat.
+    const opts = { allowUnconfirmed: true };
+    await this.ctx.storage.put(STATE_KEY, { ...this.state, expiresAt: this.expiresAt }, opts);
     // Forget idle keys once every window has expired, so storage does not grow with every visitor.
-    await this.ctx.storage.setAlarm(this.expiresAt);
+    if (later) await this.ctx.storage.setAlarm(this.expiresAt, opts);
   }
 
   async alarm(): Promise<void> {

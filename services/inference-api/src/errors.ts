@@ -1,5 +1,5 @@
 // OpenAI-style errors: `{"error":{"message","type","code","param"}}` with the matching HTTP status.
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -31,11 +31,16 @@ export class ApiError extends Error {
 export const badRequest = (message: string, param: string | null = null, code = 'invalid_request') =>
   new ApiError(400, message, 'invalid_request_error', code, param);
 
-export function sendError(res: Response, err: ApiError): void {
+/** Writes the error with plain node:http calls, so the Express routes and the lean chat path share it. */
+export function sendError(res: ServerResponse, err: ApiError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-  res.status(err.status).json(err.body());
+  const text = JSON.stringify(err.body());
+  res.statusCode = err.status;
+  if (err.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
 }

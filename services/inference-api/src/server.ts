@@ -20,7 +20,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   ctx.prompts.watch();
   void ctx.upstreamHealthy();
 
-  const server = http.createServer(handle.app);
+  const server = http.createServer(handle.listener);
   // Longer than the proxies in front keep idle connections, so they never reuse a socket we are closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

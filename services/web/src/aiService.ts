@@ -54,6 +54,11 @@ export interface AiServiceOptions {
   maxDelayMs?: number;
   /** A Retry-After longer than this is not waited out: the error goes to the UI instead (default 20 s). */
   maxRetryAfterMs?: number;
+  /**
+   * Give up on an attempt when no byte arrived for this long (default 45 s): a hung connection becomes a
+   * ServiceDownError (retried when no text was shown yet) instead of an endless "…".
+   */
+  stallTimeoutMs?: number;
   /** Refresh a token this long before it expires (default 60 s, at most half its lifetime). */
   tokenRefreshMarginMs?: number;
   fetch?: typeof fetch;
@@ -86,6 +91,7 @@ export function createAiService(options: AiServiceOptions): AiService {
   const random = options.random ?? Math.random;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 20_000;
+  const stallTimeoutMs = options.stallTimeoutMs ?? 45_000;
   const policy: BackoffPolicy = { baseDelayMs: options.baseDelayMs ?? 500, maxDelayMs: options.maxDelayMs ?? 8_000 };
   const tokens = new TokenSource({
     baseUrl,
@@ -103,6 +109,22 @@ export function createAiService(options: AiServiceOptions): AiService {
     send: SendOptions,
   ): Promise<ChatReply> {
     const token = await tokens.get(send.signal);
+    const watch = new StallWatch(stallTimeoutMs, send.signal);
+    try {
+      return await request(chatType, messages, requestId, send, token, watch);
+    } finally {
+      watch.dispose();
+    }
+  }
+
+  async function request(
+    chatType: ChatType,
+    messages: ChatMessage[],
+    requestId: string,
+    send: SendOptions,
+    token: string,
+    watch: StallWatch,
+  ): Promise<ChatReply> {
     let res: Response;
     try {
       res = await doFetch(`${baseUrl}/v1/chat`, {
@@ -119,11 +141,12 @@ export function createAiService(options: AiServiceOptions): AiService {
           stream: true,
           ...(send.metadata && Object.keys(send.metadata).length ? { metadata: send.metadata } : {}),
         }),
-        signal: send.signal,
+        signal: watch.signal,
       });
     } catch (err) {
-      throw new AttemptError(failureFromNetwork(err, requestId));
+      throw watch.stalled ? streamError('The assistant stopped responding.', requestId, '') : new AttemptError(failureFromNetwork(err, requestId));
     }
+    watch.kick();
     const rid = res.headers.get('x-request-id') || requestId;
     if (!res.ok) {
       const failure = await failureFromResponse(res, rid, now());
@@ -134,8 +157,8 @@ export function createAiService(options: AiServiceOptions): AiService {
     const servedBy: ServedBy = servedByHeader === 'origin' || servedByHeader === 'fallback' ? servedByHeader : 'unknown';
     const type = res.headers.get('content-type') ?? '';
     const content = type.includes('text/event-stream')
-      ? await readStream(res, rid, send)
-      : await readJson(res, rid, send);
+      ? await readStream(res, rid, send, watch)
+      : await readJson(res, rid, send, watch);
     return { content, requestId: rid, servedBy };
   }
 
@@ -180,6 +203,41 @@ export function createAiService(options: AiServiceOptions): AiService {
 
 class TokenRejected extends AttemptError {}
 
+/** Aborts an attempt when nothing arrives for `ms`; follows the caller's signal too. */
+class StallWatch {
+  private readonly ctl = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  stalled = false;
+  private readonly onCallerAbort = (): void => this.ctl.abort(this.caller?.reason);
+
+  constructor(
+    private readonly ms: number,
+    private readonly caller: AbortSignal | undefined,
+  ) {
+    caller?.addEventListener('abort', this.onCallerAbort, { once: true });
+    if (caller?.aborted) this.ctl.abort(caller.reason);
+    this.kick();
+  }
+
+  get signal(): AbortSignal {
+    return this.ctl.signal;
+  }
+
+  /** Something arrived: restart the clock. */
+  kick(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.stalled = true;
+      this.ctl.abort(new DOMException('No data from the server', 'TimeoutError'));
+    }, this.ms);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
+
 interface ChunkShape {
   choices?: { delta?: { content?: unknown }; message?: { content?: unknown }; finish_reason?: unknown }[];
   error?: { message?: unknown } | string;
@@ -193,7 +251,7 @@ function streamError(message: string, requestId: string, partialContent: string)
   });
 }
 
-async function readStream(res: Response, requestId: string, send: SendOptions): Promise<string> {
+async function readStream(res: Response, requestId: string, send: SendOptions, watch: StallWatch): Promise<string> {
   if (!res.body) throw streamError('The assistant sent an empty answer.', requestId, '');
   const reader = res.body.getReader();
   const parser = new SseParser();
@@ -206,8 +264,10 @@ async function readStream(res: Response, requestId: string, send: SendOptions): 
       try {
         chunk = await reader.read();
       } catch (err) {
+        if (watch.stalled) throw streamError('The assistant stopped responding.', requestId, content);
         throw new AttemptError(failureFromNetwork(err, requestId, content));
       }
+      watch.kick();
       const events = chunk.done ? parser.end() : parser.push(chunk.value);
       for (const ev of events) {
         if (ev.data === '[DONE]') {
@@ -247,11 +307,13 @@ async function readStream(res: Response, requestId: string, send: SendOptions): 
 }
 
 /** A server that ignored stream:true and answered with one JSON body. */
-async function readJson(res: Response, requestId: string, send: SendOptions): Promise<string> {
+async function readJson(res: Response, requestId: string, send: SendOptions, watch: StallWatch): Promise<string> {
   let body: ChunkShape;
   try {
     body = (await res.json()) as ChunkShape;
   } catch (err) {
+    if (watch.stalled) throw streamError('The assistant stopped responding.', requestId, '');
+    if (err instanceof SyntaxError) throw streamError('The assistant sent a garbled answer.', requestId, '');
     throw new AttemptError(failureFromNetwork(err, requestId));
   }
   const content = body.choices?.[0]?.message?.content;

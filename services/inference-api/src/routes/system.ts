@@ -1,8 +1,8 @@
 // GET /healthz (no auth: liveness for systemd and monitors on the tailnet), GET /metrics (bearer), GET /v1/models.
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.js';
-import { bearerFrom } from '../auth.js';
-import { ApiError, sendError } from '../errors.js';
+import type { Res } from '../http-types.js';
+import { refuseUnauthorized } from './chat.js';
 
 export function healthz(ctx: AppContext) {
   return async (_req: Request, res: Response): Promise<void> => {
@@ -22,11 +22,7 @@ export function healthz(ctx: AppContext) {
 export function metricsRoute(ctx: AppContext) {
   return async (req: Request, res: Response): Promise<void> => {
     res.locals.route = '/metrics';
-    if (!ctx.metricsTokens.accepts(bearerFrom(req.headers.authorization))) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      sendError(res, new ApiError(401, 'a metrics bearer token is required', 'invalid_request_error', 'invalid_api_key'));
-      return;
-    }
+    if (refuseUnauthorized(req, res as Res, (t) => ctx.metricsTokens.accepts(t), 'metrics bearer token')) return;
     // Keeps fudbuddy_api_upstream_up fresh at scrape time (cached, so scrapes cost no upstream calls).
     await ctx.upstreamHealthy();
     res.setHeader('content-type', ctx.metrics.registry.contentType);

@@ -6,9 +6,10 @@
 // implements the same resource types and input/output names the @pulumi/command npm SDK registers
 // (command:remote:Command, command:remote:CopyToRemote, command:local:Command) against the same engine
 // protocol, so a real `pulumi up` runs real shell commands over real SSH. Behaviour follows the upstream
-// documentation: create/update/delete commands, triggers force replacement, environment first through
-// SSH setenv then inline exports, PULUMI_COMMAND_STDOUT/STDERR for update and delete, stdout/stderr outputs,
-// nothing shown in previews. Known differences are listed in docs/engine-tests.md.
+// documentation and issues: create/update/delete commands (update falls back to create), triggers force
+// replacement, remote environment only through SSH "env" requests (refused ones are warnings and stay unset, as
+// upstream), PULUMI_COMMAND_STDOUT/STDERR for update and delete, stdout/stderr outputs, nothing run in previews.
+// Known differences are listed in docs/engine-tests.md.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // version is what GetPluginInfo reports; it matches the npm SDK so the engine's version checks agree.
@@ -53,13 +55,31 @@ func main() {
 
 type provider struct {
 	plugin.UnimplementedProvider
+	engine pulumirpc.EngineClient
+}
+
+// warner returns a function that logs a warning on the resource through the engine (shown by the CLI).
+func (p *provider) warner(ctx context.Context, urn resource.URN) func(string) {
+	return func(msg string) {
+		if p.engine == nil {
+			fmt.Fprintln(os.Stderr, "warning: "+msg)
+			return
+		}
+		_, _ = p.engine.Log(ctx, &pulumirpc.LogRequest{Severity: pulumirpc.LogSeverity_WARNING, Message: msg, Urn: string(urn)})
+	}
 }
 
 func (p *provider) Close() error { return nil }
 
 func (p *provider) SignalCancellation(context.Context) error { return nil }
 
-func (p *provider) Handshake(context.Context, plugin.ProviderHandshakeRequest) (*plugin.ProviderHandshakeResponse, error) {
+func (p *provider) Handshake(_ context.Context, req plugin.ProviderHandshakeRequest) (*plugin.ProviderHandshakeResponse, error) {
+	if req.EngineAddress != "" {
+		conn, err := grpc.NewClient(req.EngineAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err == nil {
+			p.engine = pulumirpc.NewEngineClient(conn)
+		}
+	}
 	return &plugin.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true}, nil
 }
 
@@ -146,7 +166,7 @@ func (p *provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin
 	if req.Preview {
 		return plugin.CreateResponse{ID: "", Properties: previewOutputs(req.Type, req.Properties)}, nil
 	}
-	outs, err := p.run(ctx, req.Type, "create", req.Properties, nil)
+	outs, err := p.run(ctx, req.URN, req.Type, "create", req.Properties, nil)
 	if err != nil {
 		return plugin.CreateResponse{}, err
 	}
@@ -157,7 +177,7 @@ func (p *provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin
 	if req.Preview {
 		return plugin.UpdateResponse{Properties: previewOutputs(req.Type, req.NewInputs)}, nil
 	}
-	outs, err := p.run(ctx, req.Type, "update", req.NewInputs, req.OldOutputs)
+	outs, err := p.run(ctx, req.URN, req.Type, "update", req.NewInputs, req.OldOutputs)
 	if err != nil {
 		return plugin.UpdateResponse{}, err
 	}
@@ -167,7 +187,7 @@ func (p *provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin
 func (p *provider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin.DeleteResponse, error) {
 	switch req.Type {
 	case typeRemoteCommand, typeLocalCommand:
-		if _, err := p.run(ctx, req.Type, "delete", req.Outputs, req.Outputs); err != nil {
+		if _, err := p.run(ctx, req.URN, req.Type, "delete", req.Outputs, req.Outputs); err != nil {
 			return plugin.DeleteResponse{}, err
 		}
 	}
@@ -180,10 +200,10 @@ func (p *provider) Read(_ context.Context, req plugin.ReadRequest) (plugin.ReadR
 	return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}}, nil
 }
 
-func (p *provider) run(ctx context.Context, typ tokensType, op string, inputs, oldOutputs resource.PropertyMap) (resource.PropertyMap, error) {
+func (p *provider) run(ctx context.Context, urn resource.URN, typ tokensType, op string, inputs, oldOutputs resource.PropertyMap) (resource.PropertyMap, error) {
 	switch typ {
 	case typeRemoteCommand:
-		return runRemoteCommand(ctx, op, inputs, oldOutputs)
+		return runRemoteCommand(ctx, op, inputs, oldOutputs, p.warner(ctx, urn))
 	case typeLocalCommand:
 		return runLocalCommand(ctx, op, inputs, oldOutputs)
 	case typeCopyToRemote:

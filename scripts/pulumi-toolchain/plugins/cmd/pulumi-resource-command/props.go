@@ -170,9 +170,13 @@ func commandFor(op string, inputs resource.PropertyMap) (string, bool) {
 func commandEnv(op string, inputs, oldOutputs resource.PropertyMap) [][2]string {
 	env := stringMap(inputs, "environment")
 	if op != "create" && oldOutputs != nil && boolean(inputs, "addPreviousOutputInEnv", true) {
-		so, _ := str(oldOutputs, "stdout")
-		se, _ := str(oldOutputs, "stderr")
-		env = append(env, [2]string{"PULUMI_COMMAND_STDOUT", so}, [2]string{"PULUMI_COMMAND_STDERR", se})
+		// As upstream: only non-empty previous output is passed.
+		if so, _ := str(oldOutputs, "stdout"); so != "" {
+			env = append(env, [2]string{"PULUMI_COMMAND_STDOUT", so})
+		}
+		if se, _ := str(oldOutputs, "stderr"); se != "" {
+			env = append(env, [2]string{"PULUMI_COMMAND_STDERR", se})
+		}
 	}
 	return env
 }

@@ -96,33 +96,21 @@ func dial(ctx context.Context, inputs resource.PropertyMap) (*ssh.Client, error)
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'" }
 
-// runSSH runs one command in a new session. Environment variables go through SSH setenv when the server accepts
-// them, otherwise (as upstream) as exports in front of the command.
-func runSSH(ctx context.Context, client *ssh.Client, command string, env [][2]string, stdin string) (string, string, int, error) {
+// runSSH runs one command in a new session. As upstream, environment variables travel only as SSH "env"
+// requests: a server that does not accept them (sshd's AcceptEnv; Debian and Ubuntu accept only LANG and LC_*)
+// leaves them unset, and warn reports each refusal. Programs must not rely on `environment` for remote commands.
+func runSSH(ctx context.Context, client *ssh.Client, command string, env [][2]string, stdin string, warn func(string)) (string, string, int, error) {
 	session, err := client.NewSession()
 	if err != nil {
 		return "", "", -1, err
 	}
 	defer session.Close()
-	inline := false
 	for _, kv := range env {
 		if err := session.Setenv(kv[0], kv[1]); err != nil {
-			inline = true
-			break
+			warn(fmt.Sprintf("Unable to set '%s'. This only works if your SSH server is configured to accept these "+
+				"variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you "+
+				"could prefix the command itself with the variables in the form 'VAR=value command'", kv[0]))
 		}
-	}
-	if inline {
-		// The session may be unusable after a refused setenv: start a fresh one.
-		session.Close()
-		if session, err = client.NewSession(); err != nil {
-			return "", "", -1, err
-		}
-		defer session.Close()
-		var b strings.Builder
-		for _, kv := range env {
-			fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
-		}
-		command = b.String() + command
 	}
 	var stdout, stderr bytes.Buffer
 	session.Stdout, session.Stderr = &stdout, &stderr
@@ -162,7 +150,7 @@ func describeCommand(inputs resource.PropertyMap, op, command string) string {
 	return fmt.Sprintf("%s command %q", op, command)
 }
 
-func runRemoteCommand(ctx context.Context, op string, inputs, oldOutputs resource.PropertyMap) (resource.PropertyMap, error) {
+func runRemoteCommand(ctx context.Context, op string, inputs, oldOutputs resource.PropertyMap, warn func(string)) (resource.PropertyMap, error) {
 	command, ok := commandFor(op, inputs)
 	if !ok || command == "" {
 		if op == "delete" {
@@ -182,7 +170,7 @@ func runRemoteCommand(ctx context.Context, op string, inputs, oldOutputs resourc
 	}
 	defer client.Close()
 	stdin, _ := str(inputs, "stdin")
-	stdout, stderr, code, err := runSSH(ctx, client, command, commandEnv(op, inputs, oldOutputs), stdin)
+	stdout, stderr, code, err := runSSH(ctx, client, command, commandEnv(op, inputs, oldOutputs), stdin, warn)
 	if err != nil {
 		return nil, fmt.Errorf("running %s: %w", describeCommand(inputs, op, command), err)
 	}
