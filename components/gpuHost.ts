@@ -328,7 +328,7 @@ export class GpuHost extends pulumi.ComponentResource {
       modelService = step('stub-unit', {
         create: scriptCommand(user, 'install-unit.sh', [STUB_UNIT]),
         stdin: modelStubUnit({ hostname: args.hostname }),
-        triggers: [scriptHash('install-unit.sh')],
+        triggers: [scriptHash('install-unit.sh', 'wait-for-port.sh')],
         dependsOn: [install, env],
       });
     }
@@ -388,7 +388,7 @@ export class GpuHost extends pulumi.ComponentResource {
           modelUnit: args.inference.backend === 'vllm' ? VLLM_UNIT : STUB_UNIT,
         }),
       ),
-      triggers: [scriptHash('install-unit.sh', 'wait-for-address.sh', 'wait-for-upstream.sh')],
+      triggers: [scriptHash('install-unit.sh', 'wait-for-address.sh', 'wait-for-upstream.sh', 'wait-for-port.sh')],
       dependsOn: [installApi, installPrompts, envFile, modelService, firewall],
       customTimeouts: { create: '30m', update: '30m' },
     });

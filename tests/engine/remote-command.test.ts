@@ -47,7 +47,9 @@ describe('real engine: command resources over SSH (stand-in command provider)', 
     expect(await onHost(`cat ${DIR}/env-probe`)).toBe('probe=unset');
     expect(up.output).toContain("Unable to set 'ENV_PROBE'");
     expect(await onHost(`cat ${DIR}/greeting.txt`)).toBe('greeting: hello');
-    expect(await onHost(`${DIR}/payload/hello.sh`)).toBe('payload ok');
+    // Upstream copy semantics: a directory source lands under its own name, files are written 0644 (SFTP-like).
+    expect(await onHost(`sh ${DIR}/payload/payload/hello.sh`)).toBe('payload ok');
+    expect(await onHost(`stat -c %a ${DIR}/payload/payload/hello.sh`)).toBe('644');
     expect(await onHost(`cat ${DIR}/marker.sha`)).toBe(createHash('sha256').update(marker).digest('hex'));
     expect(await onHost(`wc -l < ${DIR}/runs.log`)).toBe('1');
     const outs = parseJson<Record<string, string>>(expectOk(await pulumi(['stack', 'output', '--json', '--show-secrets']), 'stack output').stdout);
@@ -81,6 +83,14 @@ describe('real engine: command resources over SSH (stand-in command provider)', 
     expect(await onHost(`cat ${DIR}/runs.log 2>/dev/null | wc -l`)).toMatch(/^[01]$/);
     const outs = parseJson<Record<string, string>>(expectOk(await pulumi(['stack', 'output', '--json', '--show-secrets']), 'stack output').stdout);
     expect(outs.runStdout).toBe('greeting: changed\npayload ok');
+  }, 600_000);
+
+  it('an AssetArchive copy source is refused in the preview, as the upstream provider refuses it', async () => {
+    expectOk(await pulumi(['config', 'set', 'tryAssetArchive', 'true']), 'config set tryAssetArchive');
+    const r = await pulumi(['preview'], 600_000);
+    expectOk(await pulumi(['config', 'rm', 'tryAssetArchive']), 'config rm tryAssetArchive');
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('archive must be a path to a file or directory');
   }, 600_000);
 
   it('an unreachable SSH address fails the update and names the address', async () => {

@@ -51,6 +51,8 @@ describe('systemd units', () => {
     expect(api).toContain('ExecStartPre=+/opt/fudbuddy/bin/wait-for-address.sh tailscale 100.64.0.7 180');
     expect(api).toContain('ExecStartPre=/opt/fudbuddy/bin/wait-for-upstream.sh http://127.0.0.1:8000/health 1200');
     expect(api).toContain('ExecReload=/bin/kill -HUP $MAINPID');
+    // start/restart (and so the Pulumi step) completes only once the API accepts connections.
+    expect(api).toContain('ExecStartPost=/opt/fudbuddy/bin/wait-for-port.sh 100.64.0.7 8001 60');
     expect(api).toMatch(/^After=network-online.target vllm.service tailscaled.service$/m);
     expect(api).toContain('User=fudbuddy-api');
     expect(api).toContain('EnvironmentFile=/etc/fudbuddy/api.env');
@@ -96,6 +98,7 @@ describe('systemd units', () => {
   it('the stub is its own unit, marked test-only, never vllm.service', () => {
     expect(stub).toContain('Description=FUD Buddy model STUB (test hosts only)');
     expect(stub).toContain('ExecStart=/usr/bin/node /opt/fudbuddy/model-stub/stub.mjs');
+    expect(stub).toContain('ExecStartPost=/opt/fudbuddy/bin/wait-for-port.sh 127.0.0.1 8000 60');
     expect(body(stub)).not.toContain('vllm');
   });
 

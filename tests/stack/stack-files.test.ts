@@ -16,10 +16,18 @@ const readYaml = (f: string) => parse(readFileSync(`${root}${f}`, 'utf8')) as Re
 interface ProjectConfigDecl { type?: string; items?: { type: string }; default?: unknown; secret?: boolean; description?: string }
 const project = readYaml('Pulumi.yaml') as { name: string; runtime: { name: string; options: Record<string, unknown> }; config: Record<string, ProjectConfigDecl> };
 
+// PBKDF2 with 1,000,000 rounds is slow on purpose: derive each file's key once.
+const keys = new Map<string, Buffer>();
+const keyFor = (passphrase: string, salt: string): Buffer => {
+  const id = `${passphrase}\0${salt}`;
+  if (!keys.has(id)) keys.set(id, keyFromEncryptionSalt(passphrase, salt));
+  return keys.get(id)!;
+};
+
 /** What Pulumi hands the program: project defaults merged under stack values; scalars as strings, objects as JSON. */
 function programConfig(file: string, passphrase: string): Record<string, string> {
   const stack = readYaml(file) as { encryptionsalt: string; config: Record<string, unknown> };
-  const key = keyFromEncryptionSalt(passphrase, stack.encryptionsalt);
+  const key = keyFor(passphrase, stack.encryptionsalt);
   const out: Record<string, string> = {};
   for (const [k, decl] of Object.entries(project.config)) {
     if (decl.default !== undefined) out[`${project.name}:${k}`] = typeof decl.default === 'object' ? JSON.stringify(decl.default) : String(decl.default);

@@ -101,10 +101,43 @@ describe('web bundle (built with server secrets in the environment)', () => {
     }
   });
 
+  it('without VITE_SENTRY_DSN the Sentry SDK is not built at all', () => {
+    const js = files.filter((f) => f.name.endsWith('.js'));
+    expect(js.map((f) => f.name)).toHaveLength(1);
+    expect(js[0]!.text).not.toMatch(/ingest\.sentry\.io|captureException|@sentry/);
+  });
+
   it('ships no source maps and stays under 60 kB of gzipped JS', () => {
     expect(files.filter((f) => f.name.endsWith('.map'))).toEqual([]);
     const gz = files.filter((f) => f.name.endsWith('.js')).reduce((n, f) => n + gzipSync(f.text, { level: 9 }).length, 0);
     expect(gz).toBeLessThan(60 * 1024);
+  });
+});
+
+describe('web bundle with VITE_SENTRY_DSN', () => {
+  it('loads Sentry as a separate lazy chunk, and still holds no secrets', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'fudbuddy-web-dist-'));
+    try {
+      const dsn = 'https://publickey0123@o0.ingest.sentry.io/42';
+      const r = build(out, { ...SERVER_SECRETS, ...PUBLIC, VITE_SENTRY_DSN: dsn });
+      expect(r.status, r.stderr).toBe(0);
+      const html = readFileSync(path.join(out, 'index.html'), 'utf8');
+      const js = filesUnder(out).filter((f) => f.endsWith('.js'));
+      const sentry = js.filter((f) => readFileSync(f, 'utf8').includes('captureException'));
+      expect(sentry).toHaveLength(1);
+      const entry = js.filter((f) => html.includes(path.basename(f)));
+      expect(entry).toHaveLength(1);
+      expect(entry[0]).not.toBe(sentry[0]); // not part of what the page loads first
+      expect(html).not.toContain(path.basename(sentry[0]!)); // nor preloaded
+      expect(readFileSync(entry[0]!, 'utf8')).toContain(dsn); // the DSN is public by design
+      for (const f of filesUnder(out)) {
+        const text = readFileSync(f, 'utf8');
+        expect(text, f).not.toContain('MARKER0');
+        expect(/sk-[A-Za-z0-9_-]{16,}|BEGIN [A-Z ]*PRIVATE KEY/.test(text), f).toBe(false);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 

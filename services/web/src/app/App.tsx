@@ -12,6 +12,12 @@ export function App() {
   const [route, setRoute] = useState<Route>(() => routeOf(location.hash));
   const ai = useMemo(() => createAiService({ baseUrl: config.apiBaseUrl, clientId: config.clientId, inviteCode: loadInviteCode }), []);
 
+  // Fetch the session token while the user is still reading, so the first answer starts sooner. A failure
+  // here is not shown: sending a message retries it and reports it properly.
+  useEffect(() => {
+    void ai.getToken().catch(() => undefined);
+  }, [ai]);
+
   useEffect(() => {
     const onHash = () => {
       const next = routeOf(location.hash);

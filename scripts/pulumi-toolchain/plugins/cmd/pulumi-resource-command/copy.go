@@ -9,153 +9,156 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"golang.org/x/crypto/ssh"
 )
 
-// copyToRemote copies an asset (one file) or an archive (a directory tree) to remotePath, following the upstream
-// rules: an existing remote directory receives the source inside it under the source's base name; otherwise
-// remotePath itself is created (its parent must exist). Files travel as one tar stream over a single SSH session.
+// checkCopySource mirrors the upstream Check: the source must be a FileAsset, a StringAsset or a FileArchive
+// (an AssetArchive, a RemoteAsset or a RemoteArchive is refused).
+func checkCopySource(news resource.PropertyMap) []plugin.CheckFailure {
+	v, ok := news["source"]
+	if !ok || v.IsNull() {
+		return []plugin.CheckFailure{{Property: "asset", Reason: "either asset or archive must be set"}}
+	}
+	v = unsecret(v)
+	switch {
+	case v.IsComputed() || v.IsOutput():
+		return nil
+	case v.IsAsset():
+		if a := v.AssetValue(); !a.IsPath() && !a.IsText() {
+			return []plugin.CheckFailure{{Property: "asset", Reason: "asset must be a path-based file asset or a text asset"}}
+		}
+	case v.IsArchive():
+		if !v.ArchiveValue().IsPath() {
+			return []plugin.CheckFailure{{Property: "archive", Reason: "archive must be a path to a file or directory"}}
+		}
+	default:
+		return []plugin.CheckFailure{{Property: "asset", Reason: "either asset or archive must be set"}}
+	}
+	return nil
+}
+
+// copyToRemote follows the upstream copy rules (SFTP there, one SSH session with a shell script here):
+//
+//	source        | remotePath is a dir  | does not exist           | is a file
+//	text asset    | error                | remotePath               | overwritten
+//	file          | remotePath/<base>    | remotePath               | overwritten
+//	dir           | remotePath/<base>/…  | remotePath/<base>/…      | error
+//	dir/ (slash)  | remotePath/…         | remotePath/…             | error
+//
+// Only the last path element is created. Files are written like SFTP creates them (new files 0644 under the usual
+// umask, existing files keep their mode); directories 0755. Archive files (.tgz) are copied as-is, not unpacked.
 func copyToRemote(ctx context.Context, inputs resource.PropertyMap) (resource.PropertyMap, error) {
 	remotePath, ok := str(inputs, "remotePath")
 	if !ok || remotePath == "" {
 		return nil, errors.New("remotePath: missing or unknown")
 	}
 	source := unsecret(inputs["source"])
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	var script string
+	var stdin io.Reader
+	sourcePath := ""
 	switch {
-	case source.IsAsset():
-		a := source.AssetValue()
-		data, err := a.Bytes()
-		if err != nil {
-			return nil, fmt.Errorf("source: reading asset: %w", err)
-		}
-		mode := int64(0o644)
-		base := "file"
-		if a.IsPath() {
-			base = filepath.Base(a.Path)
-			if st, err := os.Stat(a.Path); err == nil {
-				mode = int64(st.Mode().Perm())
-			}
-		}
-		if err := writeTarFile(tw, "file", data, mode); err != nil {
-			return nil, err
-		}
-		// Extract to a temporary directory beside the target, then move the file into place atomically.
+	case source.IsAsset() && source.AssetValue().IsText():
+		text, _ := source.AssetValue().GetText()
 		script = fmt.Sprintf(`set -eu
 p=%s
-if [ -d "$p" ]; then p="$p/"%s; fi
-parent=$(dirname "$p")
-[ -d "$parent" ] || { echo "copy to $p: directory $parent does not exist" >&2; exit 1; }
-tmp=$(mktemp -d "$parent/.pulumi-copy.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-tar -x -o -f - -C "$tmp"
-mv -f "$tmp/file" "$p"
-`, shellQuote(remotePath), shellQuote(base))
-	case source.IsArchive():
-		a := source.ArchiveValue()
-		base := ""
-		if a.IsPath() {
-			base = filepath.Base(filepath.Clean(a.Path))
-		}
-		if err := writeArchive(tw, a); err != nil {
+if [ -d "$p" ]; then echo "remote path $p is a directory; when using a text asset, remotePath must be a file path" >&2; exit 1; fi
+cat > "$p"
+`, shellQuote(remotePath))
+		stdin = strings.NewReader(text)
+	case source.IsAsset() && source.AssetValue().IsPath():
+		sourcePath = source.AssetValue().Path
+	case source.IsArchive() && source.ArchiveValue().IsPath():
+		sourcePath = source.ArchiveValue().Path
+	default:
+		return nil, errors.New("source: must be a FileAsset, a StringAsset or a FileArchive")
+	}
+	if sourcePath != "" {
+		st, err := os.Stat(sourcePath)
+		if err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
-		script = fmt.Sprintf(`set -eu
+		base := filepath.Base(filepath.Clean(sourcePath))
+		if !st.IsDir() {
+			data, err := os.ReadFile(sourcePath)
+			if err != nil {
+				return nil, fmt.Errorf("source: %w", err)
+			}
+			script = fmt.Sprintf(`set -eu
 p=%s
-base=%s
-if [ -d "$p" ] && [ -n "$base" ]; then p="$p/$base"; fi
-parent=$(dirname "$p")
-[ -d "$parent" ] || { echo "copy to $p: directory $parent does not exist" >&2; exit 1; }
-mkdir -p "$p"
-tar -x -o -f - -C "$p"
+if [ -d "$p" ]; then p="$p/"%s; fi
+cat > "$p" || { echo "failed to create remote file $p" >&2; exit 1; }
 `, shellQuote(remotePath), shellQuote(base))
-	default:
-		return nil, errors.New("source: must be an asset or an archive")
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
+			stdin = bytes.NewReader(data)
+		} else {
+			var buf bytes.Buffer
+			if err := tarDirectory(&buf, sourcePath); err != nil {
+				return nil, fmt.Errorf("source: %w", err)
+			}
+			nested := "1"
+			if strings.HasSuffix(sourcePath, "/") {
+				nested = "0"
+			}
+			script = fmt.Sprintf(`set -eu
+p=%s
+mkdir_last() {
+  if [ -e "$1" ] && [ ! -d "$1" ]; then echo "remote path $1 exists but is not a directory" >&2; exit 1; fi
+  [ -d "$1" ] || mkdir -m 0755 "$1" || { echo "failed to create remote directory $1" >&2; exit 1; }
+}
+mkdir_last "$p"
+if [ %s = 1 ]; then p="$p/"%s; mkdir_last "$p"; fi
+tar -x -o -f - -C "$p"
+`, shellQuote(remotePath), nested, shellQuote(base))
+			stdin = &buf
+		}
 	}
 	client, err := dial(ctx, inputs)
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
-	if err := runWithStdin(ctx, client, script, &buf); err != nil {
+	if err := runWithStdin(ctx, client, script, stdin); err != nil {
 		return nil, fmt.Errorf("copying to %s: %w", remotePath, err)
 	}
 	return inputs.Copy(), nil
 }
 
-func writeTarFile(tw *tar.Writer, name string, data []byte, mode int64) error {
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-		return err
-	}
-	_, err := tw.Write(data)
-	return err
-}
-
-func writeArchive(tw *tar.Writer, a *archive.Archive) error {
-	if a.IsPath() {
-		if st, err := os.Stat(a.Path); err == nil && st.IsDir() {
-			// Walk the directory ourselves so file modes (executable scripts) survive the copy.
-			return filepath.WalkDir(a.Path, func(p string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				rel, err := filepath.Rel(a.Path, p)
-				if err != nil || rel == "." {
-					return err
-				}
-				info, err := d.Info()
-				if err != nil {
-					return err
-				}
-				name := filepath.ToSlash(rel)
-				if d.IsDir() {
-					return tw.WriteHeader(&tar.Header{Name: name + "/", Mode: int64(info.Mode().Perm()), Typeflag: tar.TypeDir})
-				}
-				if !info.Mode().IsRegular() {
-					return nil
-				}
-				data, err := os.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				return writeTarFile(tw, name, data, int64(info.Mode().Perm()))
-			})
+// tarDirectory writes the tree under dir (not dir itself) as a tar stream: directories 0755, files 0644.
+func tarDirectory(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-	}
-	r, err := a.Open()
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if d.IsDir() {
+			return tw.WriteHeader(&tar.Header{Name: name + "/", Mode: 0o755, Typeflag: tar.TypeDir})
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	for {
-		name, blob, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(blob)
-		blob.Close()
-		if err != nil {
-			return err
-		}
-		clean := path.Clean("/" + strings.ReplaceAll(name, "\\", "/"))[1:]
-		if err := writeTarFile(tw, clean, data, 0o644); err != nil {
-			return err
-		}
-	}
+	return tw.Close()
 }
 
 func runWithStdin(ctx context.Context, client *ssh.Client, script string, stdin io.Reader) error {

@@ -107,9 +107,7 @@ func (p *provider) Check(_ context.Context, req plugin.CheckRequest) (plugin.Che
 		failures = append(failures, checkConnection(req.News)...)
 	case typeCopyToRemote:
 		failures = append(failures, checkConnection(req.News)...)
-		if !has(req.News, "source") {
-			failures = append(failures, plugin.CheckFailure{Property: "source", Reason: "missing required property 'source'"})
-		}
+		failures = append(failures, checkCopySource(req.News)...)
 		if !has(req.News, "remotePath") {
 			failures = append(failures, plugin.CheckFailure{Property: "remotePath", Reason: "missing required property 'remotePath'"})
 		}
@@ -136,7 +134,8 @@ func checkConnection(news resource.PropertyMap) []plugin.CheckFailure {
 	return nil
 }
 
-// Diff: any change to triggers replaces; any other input change updates.
+// Diff: a change to triggers replaces; any other input change (connection, commands, a copy's source or
+// remotePath) updates, as upstream.
 func (p *provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffResponse, error) {
 	diff := req.OldInputs.DiffIncludeUnknowns(req.NewInputs)
 	if diff == nil || !diff.AnyChanges() {
@@ -145,7 +144,7 @@ func (p *provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffR
 	var changed, replace []resource.PropertyKey
 	for _, k := range diff.ChangedKeys() {
 		changed = append(changed, k)
-		if k == "triggers" || (req.Type == typeCopyToRemote && (k == "source" || k == "remotePath")) {
+		if k == "triggers" {
 			replace = append(replace, k)
 		}
 	}
@@ -210,6 +209,10 @@ func (p *provider) run(ctx context.Context, urn resource.URN, typ tokensType, op
 		if op == "delete" {
 			return inputs, nil
 		}
+		// As upstream, an update copies again only when the source content or the destination changed.
+		if op == "update" && oldOutputs != nil && sameCopy(oldOutputs, inputs) {
+			return inputs.Copy(), nil
+		}
 		return copyToRemote(ctx, inputs)
 	}
 	return nil, fmt.Errorf("unknown resource type %q", typ)
@@ -222,4 +225,22 @@ func previewOutputs(typ tokensType, inputs resource.PropertyMap) resource.Proper
 		outs["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))
 	}
 	return outs
+}
+
+// sameCopy reports whether two CopyToRemote states copy the same content to the same place.
+func sameCopy(a, b resource.PropertyMap) bool {
+	ra, _ := str(a, "remotePath")
+	rb, _ := str(b, "remotePath")
+	return ra == rb && sourceHash(a) == sourceHash(b) && sourceHash(a) != ""
+}
+
+func sourceHash(m resource.PropertyMap) string {
+	v := unsecret(m["source"])
+	switch {
+	case v.IsAsset():
+		return v.AssetValue().Hash
+	case v.IsArchive():
+		return v.ArchiveValue().Hash
+	}
+	return ""
 }
