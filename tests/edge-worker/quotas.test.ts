@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { chat, eventually, getToken } from './harness.js';
+import { ALLOWED_ORIGIN, chat, eventually, getToken } from './harness.js';
 import { startStack, type Stack } from './stack.js';
 
 // Windows are shortened through the same bindings production uses (RATE_WINDOW_SECONDS,
@@ -39,6 +39,9 @@ describe('edge Worker quotas in Durable Objects (workerd, real API and stub)', (
     expect(allowed).toBeGreaterThanOrEqual(2);
     // The rejected request never reached the model.
     expect(stack.stub.stats().requests).toBe(allowed);
+    // The browser can read the 429 and its Retry-After (CORS on errors too).
+    expect(limited!.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(limited!.headers.get('access-control-expose-headers')).toContain('Retry-After');
     const r = await rejection(limited!);
     expect(r.code).toBe('rate_limited');
     expect(r.retryAfter).toBeGreaterThanOrEqual(1);

@@ -251,7 +251,7 @@ describe('web client in Chromium against npm run dev', () => {
     expect(await page.locator('li.msg.user', { hasText: 'Is anyone there?' }).count()).toBe(1);
   });
 
-  it('the Config page keeps only non-secret preferences in localStorage', { timeout: 60_000 }, async () => {
+  it('the Config page keeps only non-secret preferences in localStorage', { timeout: 90_000 }, async () => {
     await page.getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('config-title');
@@ -269,6 +269,9 @@ describe('web client in Chromium against npm run dev', () => {
     await page.reload();
     await page.getByRole('heading', { name: 'Chat' }).waitFor({ state: 'attached' });
     expect(await page.getByRole('radio', { name: 'What to order' }).isChecked()).toBe(true);
+    // The saved model hint travels as metadata and is accepted by the Worker and the API.
+    const r = await ask(page, 'With a model hint set');
+    expect(r.outcome, await shownError(page)).toBe('answer');
     // Nothing overflows sideways at 375 px.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     expect(pageErrors).toEqual([]);
