@@ -7,7 +7,7 @@
 // environment (children) or bindings (Worker), and never printed. Ctrl-C stops everything.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, watch } from 'node:fs';
+import { existsSync, readdirSync, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
@@ -54,6 +54,22 @@ function buildWorker() {
   execFileSync(process.execPath, [at('scripts/build.mjs'), 'worker'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Rebuild only when a source is newer than the bundle: other runs (tests) may be reading that file. */
+function workerBundleStale() {
+  const bundle = at('services/edge-worker/dist/worker.js');
+  if (!existsSync(bundle)) return true;
+  const sources = ['services/edge-worker/src', 'services/common', 'prompts'].map((d) => newestMtime(at(d)));
+  return Math.max(...sources, statSync(at('scripts/build.mjs')).mtimeMs) > statSync(bundle).mtimeMs;
+}
+
 async function main() {
   const ports = readPorts(process.env);
   const fallbackMode = process.env.DEV_FALLBACK || 'off';
@@ -76,8 +92,10 @@ async function main() {
   const fallbackKey = secret();
   const loopback = (port) => `http://127.0.0.1:${port}`;
 
-  say('building the Worker bundle');
-  buildWorker();
+  if (workerBundleStale()) {
+    say('building the Worker bundle');
+    buildWorker();
+  }
 
   const stubEnv = { ...baseEnv(), HOST: '127.0.0.1', STUB_MODEL: 'fudbuddy-dev', STUB_TOKENS_PER_SEC: process.env.STUB_TOKENS_PER_SEC ?? '30', STUB_COMPLETION_TOKENS: process.env.STUB_COMPLETION_TOKENS ?? '40' };
   const stubMain = at('services/model-stub/src/main.ts');

@@ -173,7 +173,7 @@ describe('web client in Chromium against npm run dev', () => {
       await page.getByRole('radio', { name: label }).check();
       expect(await page.getByRole('radio', { name: label }).isChecked()).toBe(true);
       const r = await ask(page, `Help me with ${type}, please`);
-      expect(r.outcome, `${type}: ${await shownError(page)}`).toBe('answer');
+      expect(r.outcome, `${type}: ${await shownError(page)}\n--- npm run dev output (tail) ---\n${stack.output().slice(-3000)}`).toBe('answer');
       expect(r.final.trim().length).toBeGreaterThan(0);
       // Text appeared piece by piece: several growing prefixes of the final answer were on screen.
       const partial = r.snaps.filter((s) => s.length < r.final.length && r.final.startsWith(s));
