@@ -34,7 +34,7 @@ async function projectStack(passphrase: string, stack: string): Promise<{ ws: Wo
   return { ws, run };
 }
 
-describe('real engine: the project, stack beta (offline preview)', () => {
+describe('real engine: the project, stack beta, offline preview (tailscale/cloudflare preview-only stand-ins, command stand-in)', () => {
   let ws: Workspace;
   let pulumi: Awaited<ReturnType<typeof projectStack>>['run'];
 
@@ -73,7 +73,7 @@ describe('real engine: the project, stack beta (offline preview)', () => {
   }, 600_000);
 });
 
-describe('real engine: the project, stack e2e on an SSH test host (up, up again, destroy)', () => {
+describe('real engine: the project, stack e2e on an SSH test host: up, up again, destroy (command stand-in, systemctl stand-in on the host)', () => {
   let ws: Workspace;
   let host: TestHost;
   let pulumi: Awaited<ReturnType<typeof projectStack>>['run'];

@@ -64,7 +64,7 @@ export class OpenAIUpstream implements UpstreamClient {
         guard.close();
       }
     }
-    return { events: events(), gotToken: () => guard.gotToken(this.o.idleTimeoutMs), close: () => guard.close() };
+    return { events: events(), gotToken: () => guard.gotToken(this.o.idleTimeoutMs), touch: () => guard.touch(), close: () => guard.close() };
   }
 
   async probe(timeoutMs: number): Promise<boolean> {

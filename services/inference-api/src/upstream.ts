@@ -32,6 +32,8 @@ export interface StreamHandle {
   events: AsyncGenerator<string>;
   /** Call once the first token arrived: switches the gap timer from first-token to idle timeout. */
   gotToken(): void;
+  /** Re-arms the idle timer: time spent waiting for a slow client to drain is not upstream idleness. */
+  touch(): void;
   /** Stops timers and releases the connection (aborts the upstream request if still running). */
   close(): void;
 }
@@ -233,7 +235,7 @@ export class UndiciUpstream implements UpstreamClient {
         guard.close();
       }
     }
-    return { events: events(), gotToken: () => guard.gotToken(this.o.idleTimeoutMs), close: () => guard.close() };
+    return { events: events(), gotToken: () => guard.gotToken(this.o.idleTimeoutMs), touch: () => guard.touch(), close: () => guard.close() };
   }
 
   async probe(timeoutMs: number): Promise<boolean> {

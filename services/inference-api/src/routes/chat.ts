@@ -149,7 +149,10 @@ export function chatHandler(ctx: AppContext, route: ChatRoute) {
             started = true;
           }
           const drained = writeData(res, data);
-          if (drained) await drained;
+          if (drained) {
+            await drained;
+            handle.touch();
+          }
           if (ac.signal.aborted) break;
         }
       } finally {
