@@ -7,6 +7,7 @@
 // `node scripts/build.mjs` builds all of them; pass names to build a subset.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { renameSync } from 'node:fs';
 
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -33,11 +34,18 @@ const nodeBundle = (entry, outfile) => ({
   logLevel: 'warning',
 });
 
+// Write next to the target, then rename: a test starting the bundle never reads a half-written file.
+async function atomicBuild(options) {
+  const tmp = `${options.outfile}.${process.pid}.tmp`;
+  await build({ ...options, outfile: tmp });
+  renameSync(tmp, options.outfile);
+}
+
 const targets = {
-  api: () => build(nodeBundle('services/inference-api/src/main.ts', 'services/inference-api/dist/server.mjs')),
-  stub: () => build(nodeBundle('services/model-stub/src/main.ts', 'services/model-stub/dist/stub.mjs')),
+  api: () => atomicBuild(nodeBundle('services/inference-api/src/main.ts', 'services/inference-api/dist/server.mjs')),
+  stub: () => atomicBuild(nodeBundle('services/model-stub/src/main.ts', 'services/model-stub/dist/stub.mjs')),
   worker: () =>
-    build({
+    atomicBuild({
       entryPoints: [at('services/edge-worker/src/index.ts')],
       outfile: at('services/edge-worker/dist/worker.js'),
       bundle: true,
