@@ -84,7 +84,7 @@ export class Monitoring extends pulumi.ComponentResource {
   public readonly secretWrites: remote.Command[];
   /** How ops reach Grafana (loopback on the monitoring host, through SSH). */
   public readonly grafanaAccess: string;
-  /** Tailnet access this monitoring needs; pass `tailnetAccess` (minus lokiFromGpu) to the Tailnet's `monitoring`. */
+  /** Tailnet access this monitoring needs (scrape ports, and Loki for GPU nodes when logs are on): the Tailnet's `monitoring`. */
   public readonly tailnetAccess: ReturnType<typeof monitoringTailnetAccess>;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {

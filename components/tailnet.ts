@@ -39,8 +39,13 @@ export interface TailnetArgs {
   apiPort?: number;
   /** Funnel node attribute for the edge tag. Default true. */
   funnel?: boolean;
-  /** Monitoring access (set by the monitoring component/composition): scrape ports on gpu/edge nodes. */
+  /** Monitoring access (set by the monitoring component/composition): scrape ports on gpu/edge nodes, Loki from gpu. */
   monitoring?: MonitoringAccessArgs;
+  /**
+   * Private exposure: tailnet sources (`autogroup:member`, the admin group, user logins) allowed to the edge node's
+   * `tailscale serve` HTTPS port (tag:edge:443). Leave unset for public exposure: Funnel needs no grant.
+   */
+  serveClients?: string[];
   /** Auth key lifetime in seconds. Default 3600: the key is single-use and only needed during `pulumi up`. */
   keyExpirySeconds?: number;
   /**
@@ -84,6 +89,7 @@ export class Tailnet extends pulumi.ComponentResource {
       apiPort: args.apiPort,
       funnel: args.funnel,
       monitoring: args.monitoring,
+      serveClients: args.serveClients,
     });
     // Fail at preview, with the failing case named, instead of at Tailscale's API during `up`.
     const failures = checkPolicy(this.policy);

@@ -4,6 +4,7 @@
 // `stacks/readConfig.ts` is the thin reader over Pulumi's config that turns secrets into secret Outputs.
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
+import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
 
 export const PROJECT = 'fudbuddy';
 
@@ -130,6 +131,13 @@ export const stackConfigSchema = z
     tailscaleEnabled: bool(true).describe('Join hosts to the tailnet and manage the ACL (false only for the local e2e stack)'),
     tailnetDnsName: optionalString(z.string().regex(/^([a-z0-9-]+\.)+ts\.net$/, 'the MagicDNS suffix, e.g. tail1234.ts.net')).describe('MagicDNS suffix of the tailnet (Admin console → DNS), e.g. tail1234.ts.net'),
     tailnetAdmins: z.array(z.email()).default([]).describe('Tailscale login emails that own the tags and may SSH to the hosts (at least one when tailscaleEnabled)'),
+    tailnetClients: z
+      .array(z.string().regex(SERVE_CLIENT_RE, `must be autogroup:member, ${ADMIN_GROUP} or a Tailscale login email`))
+      .min(1, 'needs at least one source (autogroup:member lets every tailnet user in)')
+      .default(['autogroup:member'])
+      .describe(
+        `Private exposure: who on the tailnet may call the API through the edge node's \`tailscale serve\` URL (the policy grants them tag:edge:443 only): autogroup:member, ${ADMIN_GROUP} or login emails. Unused when public (Funnel needs no grant)`,
+      ),
     gpuHosts: z.array(gpuHostSchema).min(1).describe('GPU (or CPU test) hosts; each becomes one gpuHost component'),
     edgeNode: edgeNodeSchema.optional().describe('Always-on edge box (e.g. a Pi); without it the first GPU host plays the edge role'),
     model: modelSchema.default(modelSchema.parse({})).describe('The model vLLM serves'),

@@ -5,6 +5,8 @@ export const DEFAULT_TAGS = { gpu: 'tag:gpu', edge: 'tag:edge', monitoring: 'tag
 /** Ports nobody but the edge may reach on a GPU node (8001) or nobody at all (8000: vLLM is loopback-only). */
 export const API_PORT = 8001;
 export const MODEL_PORT = 8000;
+/** The HTTPS port `tailscale serve` listens on (tailnet address of the edge node). */
+export const SERVE_PORT = 443;
 
 /** Monitoring access to GPU nodes, set by the monitoring component (node exporter, GPU exporter, ...). */
 export interface MonitoringAccessArgs {
@@ -14,7 +16,18 @@ export interface MonitoringAccessArgs {
   gpuPorts: number[];
   /** TCP ports on tag:edge it may scrape. */
   edgePorts?: number[];
+  /**
+   * TCP ports on the monitoring tag that tag:gpu nodes push logs to (Loki, `[3100]`, when monitoring logs are on).
+   * 8000/8001/22 are refused: the monitoring node may itself be a GPU host.
+   */
+  logsFromGpuPorts?: number[];
 }
+
+/**
+ * Who may be a serve client: every tailnet user (`autogroup:member`), the admin group, or user logins. Tags are not
+ * accepted (this policy owns only its own tags) and `*` is refused (it would include shared-in and tagged devices).
+ */
+export const SERVE_CLIENT_RE = /^(autogroup:member|group:fudbuddy-admins|[^\s@:]+@[^\s@]+)$/;
 
 export interface TailnetPolicyArgs {
   /**
@@ -32,6 +45,12 @@ export interface TailnetPolicyArgs {
   funnel?: boolean;
   /** Monitoring node access, when the stack has monitoring. */
   monitoring?: MonitoringAccessArgs;
+  /**
+   * Private exposure: tailnet sources allowed to the edge node's `tailscale serve` HTTPS port (tag:edge:443), e.g.
+   * `['autogroup:member']` or user logins. Unset: no tailnet user reaches tag:edge:443 (public exposure needs no
+   * grant: Funnel traffic arrives from Tailscale's ingress servers, not from tailnet sources).
+   */
+  serveClients?: string[];
 }
 
 export interface PolicyGrant {
@@ -85,6 +104,17 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
     if (!EMAIL_RE.test(a)) throw new Error(`tailnet.admins: '${a}' is not a Tailscale login (user@domain)`);
   }
 
+  if (args.serveClients !== undefined) {
+    if (args.serveClients.length === 0) {
+      throw new Error('tailnet.serveClients: at least one source (e.g. autogroup:member), or leave it unset for no serve access');
+    }
+    for (const c of args.serveClients) {
+      if (!SERVE_CLIENT_RE.test(c)) {
+        throw new Error(`tailnet.serveClients: '${c}' is not autogroup:member, ${ADMIN_GROUP} or a user login (user@domain)`);
+      }
+    }
+  }
+
   const tagOwners: Record<string, string[]> = { [gpu]: [ADMIN_GROUP], [edge]: [ADMIN_GROUP] };
   const grants: PolicyGrant[] = [
     // The one data-path rule: only the edge reaches the API. Nothing reaches MODEL_PORT.
@@ -96,10 +126,20 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
     {
       src: args.admins[0]!,
       accept: [`${gpu}:22`, `${edge}:22`],
-      deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`],
+      // Without serve clients nobody on the tailnet reaches the edge's HTTPS port (public mode: Funnel only).
+      deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, ...(args.serveClients ? [] : [`${edge}:${SERVE_PORT}`])],
     },
     { src: gpu, deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, `${edge}:22`] },
   ];
+
+  if (args.serveClients) {
+    // Private exposure: tailnet users call the API through the edge's `tailscale serve` (HTTPS on the tailnet
+    // address); the edge's proxy, not the user, reaches tag:gpu:8001.
+    grants.push({ src: [...args.serveClients], dst: [edge], ip: [`tcp:${SERVE_PORT}`] });
+    // A concrete identity for the test: a listed login, else the first admin (a member, and in the admin group).
+    const client = args.serveClients.find((c) => c.includes('@')) ?? args.admins[0]!;
+    tests.push({ src: client, accept: [`${edge}:${SERVE_PORT}`], deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`] });
+  }
 
   if (args.monitoring) {
     const mon = args.monitoring.tag ?? DEFAULT_TAGS.monitoring;
@@ -115,6 +155,9 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
     };
     check(args.monitoring.gpuPorts, 'tailnet.monitoring.gpuPorts');
     check(args.monitoring.edgePorts ?? [], 'tailnet.monitoring.edgePorts');
+    const logsPorts = args.monitoring.logsFromGpuPorts ?? [];
+    check(logsPorts, 'tailnet.monitoring.logsFromGpuPorts');
+    if (logsPorts.includes(22)) throw new Error('tailnet.monitoring.logsFromGpuPorts: 22 is reserved (SSH is for admins only)');
     tagOwners[mon] = [ADMIN_GROUP];
     if (args.monitoring.gpuPorts.length > 0) {
       grants.push({ src: [mon], dst: [gpu], ip: args.monitoring.gpuPorts.map((p) => `tcp:${p}`) });
@@ -127,6 +170,15 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
       accept: [...args.monitoring.gpuPorts.map((p) => `${gpu}:${p}`), ...(args.monitoring.edgePorts ?? []).map((p) => `${edge}:${p}`)],
       deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, `${gpu}:22`],
     });
+    if (logsPorts.length > 0) {
+      // Log shipping: Alloy on every GPU node pushes journald to Loki on the monitoring node.
+      grants.push({ src: [gpu], dst: [mon], ip: logsPorts.map((p) => `tcp:${p}`) });
+      tests.push({
+        src: gpu,
+        accept: logsPorts.map((p) => `${mon}:${p}`),
+        deny: [`${mon}:22`, `${mon}:${apiPort}`, `${mon}:${MODEL_PORT}`],
+      });
+    }
   }
 
   return {

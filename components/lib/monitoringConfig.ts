@@ -251,20 +251,18 @@ export function renderCredentialExpiryTextfile(creds: { credential: string; expi
 }
 
 /**
- * What the tailnet policy must allow for monitoring (pass to Tailnet's `monitoring` arg). Prometheus runs on the
+ * What the tailnet policy must allow for monitoring (pass it as the Tailnet's `monitoring` arg). Prometheus runs on the
  * monitoring node: it scrapes node exporter and the vLLM metrics proxy on every GPU node. The API's :8001/metrics is
- * reached because the monitoring node is the edge box (tag:edge already reaches tag:gpu:8001); a dedicated monitoring
- * host would need the policy to let its tag reach 8001 too. With logs, GPU nodes push to Loki on the monitoring
- * node (`lokiFromGpu`: the policy needs tag:gpu -> monitoring tag, tcp:3100).
+ * reached because the monitoring node is the edge node (tag:edge already reaches tag:gpu:8001); a dedicated monitoring
+ * host would need the policy to let its tag reach 8001 too. With logs, GPU nodes push to Loki on the monitoring node
+ * (`logsFromGpuPorts`: the policy grants tag:gpu -> monitoring tag, tcp:3100).
  */
-export function monitoringTailnetAccess(opts: { tag?: string; logs?: boolean } = {}): MonitoringAccessArgs & {
-  lokiFromGpu: number[];
-} {
+export function monitoringTailnetAccess(opts: { tag?: string; logs?: boolean } = {}): MonitoringAccessArgs {
   return {
     tag: opts.tag ?? 'tag:monitoring',
     gpuPorts: [MONITORING_PORTS.nodeExporter, MONITORING_PORTS.vllmMetricsProxy],
     edgePorts: [],
-    lokiFromGpu: opts.logs ? [MONITORING_PORTS.loki] : [],
+    logsFromGpuPorts: opts.logs ? [MONITORING_PORTS.loki] : [],
   };
 }
 

@@ -323,6 +323,23 @@ describe('Tailnet under mocks (Tailscale API mocked)', () => {
     expect(dev).toEqual({ name: 'gpu-1.example.ts.net', addresses: [TS_IP, 'fd7a:115c::7'] });
   });
 
+  it('passes serve clients and the Loki grant into the applied policy (private exposure, logs on)', async () => {
+    const t = new Tailnet('tn-serve', {
+      admins: ['alice@example.com'],
+      nodes: [{ name: 'gpu-edge', role: 'gpu', tags: ['tag:gpu', 'tag:edge', 'tag:monitoring'] }],
+      funnel: false,
+      serveClients: ['autogroup:member'],
+      monitoring: { gpuPorts: [9100], logsFromGpuPorts: [3100] },
+    });
+    await value(t.acl.id);
+    const applied = JSON.parse(String(byName('tn-serve-acl').inputs.acl)) as typeof t.policy;
+    expect(applied).toEqual(t.policy);
+    expect(applied.grants).toContainEqual({ src: ['autogroup:member'], dst: ['tag:edge'], ip: ['tcp:443'] });
+    expect(applied.grants).toContainEqual({ src: ['tag:gpu'], dst: ['tag:monitoring'], ip: ['tcp:3100'] });
+    expect(applied.tests).toContainEqual(expect.objectContaining({ src: 'alice@example.com', accept: ['tag:edge:443'] }));
+    expect(() => new Tailnet('tn-serve-bad', { admins: ['a@b.c'], nodes: [], serveClients: ['*'] })).toThrow(/tailnet.serveClients/);
+  });
+
   it('rejects a topology whose policy would fail, and bad node lists', () => {
     expect(() => new Tailnet('tn2', { admins: ['a@b.c'], nodes: [{ name: 'x', role: 'gpu' }, { name: 'x', role: 'gpu' }] })).toThrow(/appears twice/);
     expect(() => new Tailnet('tn3', { admins: ['a@b.c'], nodes: [{ name: 'm', role: 'monitoring' }] })).toThrow(/tailnet.monitoring must be set/);
