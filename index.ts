@@ -34,6 +34,10 @@ if (s.tailscaleEnabled) {
     nodes: topology.nodes.map((n) => ({ name: n.hostname, role: n.kind === 'gpu' ? 'gpu' : 'edge', tags: n.tags })),
     apiPort: s.api.port,
     funnel: s.exposure === 'public',
+    // Private: tailnet users reach the edge's `tailscale serve` port. Public needs no grant: Funnel traffic comes
+    // from Tailscale's ingress servers, which only offer the edge node a TCP connection.
+    serveClients: s.exposure === 'private' ? s.tailnetClients : undefined,
+    // Scrape ports on the GPU hosts, and (logs on) GPU hosts → Loki on the monitoring node.
     monitoring: topology.monitoringHostname ? monitoringTailnetAccess({ logs: s.monitoring.logs }) : undefined,
   });
   for (const n of topology.nodes) authKeys.set(n.hostname, tailnet.authKeyFor(n.hostname));
@@ -209,6 +213,7 @@ if (topology.monitoringHostname && edge) {
       grafanaAdminPassword: secrets.grafanaAdminPassword!,
       logs: s.monitoring.logs,
       retention: s.monitoring.retention,
+      // Tailscale API key, Cloudflare API token, next service-token rotation (docs/config-reference.md; Pulumi.beta.yaml).
       credentialExpiries: s.monitoring.credentialExpiries,
     },
     { dependsOn: [edge, ...gpuHosts] },

@@ -21,7 +21,8 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TTFT_N = Number(process.env.BENCH_TTFT_N ?? 300);
 const STREAM_STEPS = (process.env.BENCH_STREAM_STEPS ?? '250,1000,2000,4000').split(',').map(Number);
-const STREAM_TOKENS = 20;
+const STREAM_TOKENS = 40;
+const STREAM_RATE = 10; // tokens/s: each stream lasts 4 s, so streams opened over the first second all overlap
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'fud-bench-'));
 const children: ChildProcess[] = [];
 
@@ -120,15 +121,22 @@ function wrk(url: string, connections: number, seconds: number): WrkResult {
 
 // ---- 2. TTFT ----------------------------------------------------------------------------------------------------
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+// Streams get fresh connections (as browsers behind the edge would), so no stream can land on a socket the server is closing.
+const streamAgent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 
 /** ms from sending the request to the first chunk with non-empty content; resolves after the stream ends. */
-function streamOnce(url: string, onFirst?: (ms: number) => void): Promise<{ ttft: number; contentChunks: number; done: boolean }> {
+function streamOnce(url: string, onFirst?: (ms: number) => void, via: http.Agent = agent): Promise<{ ttft: number; contentChunks: number; done: boolean }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let ttft = -1;
     let contentChunks = 0;
     let buf = '';
-    const req = http.request(`${url}/v1/chat/completions`, { method: 'POST', agent, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+    const req = http.request(`${url}/v1/chat/completions`, { method: 'POST', agent: via, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        reject(new Error(`HTTP ${res.statusCode}`));
+        return;
+      }
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
         buf += d;
@@ -169,14 +177,28 @@ async function ttft(url: string, n: number): Promise<{ p50: number; p99: number 
 }
 
 // ---- 3. concurrent streams ---------------------------------------------------------------------------------------
-async function holdStreams(url: string, n: number, api: Proc): Promise<{ ok: number; peakRss: number; seconds: number }> {
+async function holdStreams(url: string, n: number, api: Proc): Promise<{ ok: number; peakRss: number; seconds: number; why: string }> {
   let peakRss = rssMb(api);
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(api))), 100);
   const t0 = performance.now();
-  const results = await Promise.all(Array.from({ length: n }, () => streamOnce(url).catch(() => ({ ttft: -1, contentChunks: 0, done: false }))));
+  const reasons = new Map<string, number>();
+  // Opened in batches of 100 every 25 ms (a burst of thousands of SYNs at once would only measure the kernel's
+  // accept backlog, not how many streams the API holds).
+  const results = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      new Promise((r) => setTimeout(r, Math.floor(i / 100) * 25)).then(() => streamOnce(url, undefined, streamAgent)).catch((err: unknown) => {
+        const why = (err as { code?: string; message?: string }).code ?? (err as Error).message;
+        reasons.set(why, (reasons.get(why) ?? 0) + 1);
+        return { ttft: -1, contentChunks: 0, done: false };
+      }),
+    ),
+  );
   clearInterval(sampler);
   const ok = results.filter((r) => r.done && r.contentChunks === STREAM_TOKENS).length;
-  return { ok, peakRss, seconds: (performance.now() - t0) / 1000 };
+  const partial = results.filter((r) => r.ttft >= 0 && !(r.done && r.contentChunks === STREAM_TOKENS)).length;
+  if (partial) reasons.set('stream ended early', partial);
+  const why = [...reasons].map(([k, v]) => `${v}× ${k}`).join(', ');
+  return { ok, peakRss, seconds: (performance.now() - t0) / 1000, why };
 }
 
 // ---- run -----------------------------------------------------------------------------------------------------------
@@ -231,8 +253,8 @@ async function main(): Promise<void> {
   console.log(`TTFT stub p50 ${f(ttftStub.p50, 3)} p99 ${f(ttftStub.p99, 3)} | API undici p50 ${f(ttftU.p50, 3)} p99 ${f(ttftU.p99, 3)} | API openai p50 ${f(ttftO.p50, 3)} p99 ${f(ttftO.p99, 3)} ms`);
   await Promise.all([stubT, apiTU, apiTO].map(stop));
 
-  // 3. concurrent streams: each 20 tokens at 20 tokens/s (1 s), all opened at once
-  const stubS = await startStub(20, STREAM_TOKENS);
+  // 3. concurrent streams
+  const stubS = await startStub(STREAM_RATE, STREAM_TOKENS);
   const apiS = await startApi(stubS.url, 'undici');
   let maxStreams = 0;
   let peakRss = rssMb(apiS);
@@ -240,9 +262,9 @@ async function main(): Promise<void> {
   for (const n of STREAM_STEPS) {
     const r = await holdStreams(apiS.url, n, apiS);
     peakRss = Math.max(peakRss, r.peakRss);
-    console.log(`streams ${n}: ${r.ok}/${n} complete (${f(r.seconds)} s), API RSS peak ${f(r.peakRss, 0)} MB`);
+    console.log(`streams ${n}: ${r.ok}/${n} complete (${f(r.seconds)} s), API RSS peak ${f(r.peakRss, 0)} MB${r.why ? ` — ${r.why}` : ''}`);
     if (r.ok < n) {
-      firstFailure = `${n - r.ok} of ${n} streams incomplete`;
+      firstFailure = `${n - r.ok} of ${n} streams incomplete: ${r.why}`;
       break;
     }
     maxStreams = n;
@@ -253,7 +275,9 @@ async function main(): Promise<void> {
   const add = (name: string, c: number, k: 'p50' | 'p99') => latency[name]![c]![k] - latency['stub direct']![c]![k];
   const row = (name: string) =>
     `| ${name} | ${[1, 64].map((c) => `${f(latency[name]![c]!.p50, 3)} / ${f(latency[name]![c]!.p99, 3)} | ${f(latency[name]![c]!.rps, 0)}`).join(' | ')} |`;
-  const addRow = (name: string) => `| ${name} | ${[1, 64].map((c) => `${f(add(name, c, 'p50'), 3)} / ${f(add(name, c, 'p99'), 3)}`).join(' | ')} |`;
+  // A negative difference means the noise from other work on the box exceeded the effect being measured.
+  const fa = (v: number) => (v < 0 ? '<0 (noise)' : f(v, 3));
+  const addRow = (name: string) => `| ${name} | ${[1, 64].map((c) => `${fa(add(name, c, 'p50'))} / ${fa(add(name, c, 'p99'))}`).join(' | ')} |`;
   const errors = Object.values(latency).flatMap((byC) => Object.values(byC)).reduce((a, r) => a + r.errors, 0);
   const section = [
     `Command: \`npm run bench:api\` (bench/api-bench.ts; ${totalS.toFixed(0)} s). Measured ${new Date().toISOString().slice(0, 16)}Z on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.versions.node}, ` +
@@ -274,15 +298,19 @@ async function main(): Promise<void> {
     ...targets.slice(1).map(([n]) => addRow(n)),
     '',
     `**Time to first token** (${TTFT_N} sequential streams after 20 warm-up): stub ${f(ttftStub.p50, 3)} / ${f(ttftStub.p99, 3)} ms (p50 / p99); ` +
-      `API undici ${f(ttftU.p50, 3)} / ${f(ttftU.p99, 3)} ms → added **${f(ttftU.p50 - ttftStub.p50, 3)} / ${f(ttftU.p99 - ttftStub.p99, 3)} ms**; ` +
-      `API openai SDK ${f(ttftO.p50, 3)} / ${f(ttftO.p99, 3)} ms → added ${f(ttftO.p50 - ttftStub.p50, 3)} / ${f(ttftO.p99 - ttftStub.p99, 3)} ms.`,
+      `API undici ${f(ttftU.p50, 3)} / ${f(ttftU.p99, 3)} ms → added **${fa(ttftU.p50 - ttftStub.p50)} / ${fa(ttftU.p99 - ttftStub.p99)} ms**; ` +
+      `API openai SDK ${f(ttftO.p50, 3)} / ${f(ttftO.p99, 3)} ms → added ${fa(ttftO.p50 - ttftStub.p50)} / ${fa(ttftO.p99 - ttftStub.p99)} ms.`,
     '',
-    `**Concurrent streams** (all opened at once, ${STREAM_TOKENS} tokens at 20 tokens/s each, every chunk and [DONE] checked): ` +
+    `**Concurrent streams** (${STREAM_TOKENS} tokens at ${STREAM_RATE} tokens/s each, opened in batches of 100 every 25 ms so they all overlap; every chunk and [DONE] checked): ` +
       `**${maxStreams}** held with no dropped chunk (steps ${STREAM_STEPS.join(', ')}${firstFailure ? `; next step: ${firstFailure}` : '; the largest step tried'}).`,
     '',
     `**API RSS** (undici): ${f(rssIdle, 0)} MB idle, ${f(rssAfterLoad, 0)} MB after the non-streaming runs, ${f(peakRss, 0)} MB peak while holding streams.`,
     '',
-    `Errors during the latency runs: ${errors}.`,
+    `Errors during the latency runs: ${errors} (wrk counts non-2xx answers and its own 2 s socket timeouts).`,
+    '',
+    'On this shared box p99 differences are dominated by the scheduler (other suites run alongside), and at c=64 wrk, the stub and the API ' +
+      'share two cores, so the API\'s CPU per request turns into queueing time; p50 at c=1 and TTFT p50 are the gateway-overhead figures that ' +
+      'compare with the goal (added p50 < 1 ms).',
   ].join('\n');
 
   console.log(`\n${section}\n`);

@@ -117,9 +117,14 @@ export const monitoringSchema = z
       .describe('E-mail route for alerts (password in the secret alertSmtpPassword)'),
     externalUrl: z.url().optional().describe('URL of Grafana/Alertmanager used in alert links'),
     credentialExpiries: z
-      .array(z.object({ credential: z.string().regex(/^[\w.:-]+$/), expiresAt: z.iso.datetime({ offset: true, error: 'an RFC 3339 timestamp, quoted in the stack file, e.g. "2027-01-31T00:00:00Z"' }) }).strict())
+      .array(z.object({ credential: z.string().regex(/^[\w.:-]{1,100}$/, 'letters, digits, _ . : - (at most 100)'), expiresAt: z.iso.datetime({ offset: true, error: 'an RFC 3339 timestamp, quoted in the stack file, e.g. "2027-01-31T00:00:00Z"' }) }).strict())
       .default([])
-      .describe('Credentials to alert on before they expire: [{credential, expiresAt (RFC 3339)}], e.g. the Tailscale API key, the Cloudflare token, the next service-token rotation date'),
+      .describe(
+        'Credentials alerted on 14 and 3 days before they expire: [{credential, expiresAt}], expiresAt an RFC 3339 timestamp (quoted in the stack file). ' +
+          'List at least: `tailscale-api-key` (expiry of tailscale:apiKey, Tailscale admin console → Settings → Keys), ' +
+          '`cloudflare-api-token` (end of the TTL of cloudflare:apiToken, Cloudflare dashboard → API Tokens), ' +
+          '`service-token-rotation` (next planned rotation of fudbuddy:serviceToken, docs/runbook.md; move it after each rotation)',
+      ),
   })
   .strict();
 

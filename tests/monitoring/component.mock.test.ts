@@ -121,6 +121,7 @@ describe('Monitoring component (Pulumi mocks)', () => {
     const bb = prometheus.scrape_configs.find((s) => s.job_name === 'blackbox-http')!;
     expect(bb.static_configs!.map((c) => c.targets[0])).toEqual(['https://api.fudbuddy.example/healthz', 'https://edge.tail1234.ts.net/healthz']);
     expect(m.tailnetAccess.gpuPorts).toEqual([9100, 9402]);
+    expect(m.tailnetAccess.logsFromGpuPorts).toEqual([]);
   });
 
   it('payloads: the GPU host gets its settings, the server gets the rendered config, rules and dashboards', async () => {
@@ -184,9 +185,11 @@ describe('Monitoring component (Pulumi mocks)', () => {
   });
 
   it('logs: exporters get the Loki push URL of the monitoring host, the server installs Loki', async () => {
-    const { byName } = await build('mon-logs', args('private', { logs: true }));
+    const { byName, m } = await build('mon-logs', args('private', { logs: true }));
     const gpu1 = plain(byName.get('mon-logs-exporters-gpu-1')!.inputs.stdin) as string;
     expect(gpu1).toContain("export LOKI_PUSH_URL='http://edge.tail1234.ts.net:3100/loki/api/v1/push'");
+    // ... and the component asks the tailnet policy for exactly that port (tag:gpu → tag:monitoring:3100).
+    expect(m.tailnetAccess.logsFromGpuPorts).toEqual([3100]);
     expect(gpu1).toContain("export LOGS='1'");
     const server = plain(byName.get('mon-logs-server')!.inputs.stdin) as string;
     expect(server).toContain("export LOGS='1'");

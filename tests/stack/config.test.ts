@@ -96,6 +96,32 @@ describe('stack config (pure parser)', () => {
     expect([...r.secretsPresent].sort()).toEqual([...SECRET_KEY_NAMES].filter((k) => k !== 'alertSmtpPassword').sort());
   });
 
+  it('tailnetClients: defaults to every tailnet member; accepts the admin group and logins; refuses anything wider, by key', () => {
+    const r = parseStackConfig(privateValues());
+    if (!r.ok) throw new Error(formatIssues(r.issues));
+    expect(r.settings.tailnetClients).toEqual(['autogroup:member']);
+    const narrow = parseStackConfig({ ...privateValues(), tailnetClients: ['group:fudbuddy-admins', 'carol@example.com'] });
+    expect(narrow.ok && narrow.settings.tailnetClients).toEqual(['group:fudbuddy-admins', 'carol@example.com']);
+    const bad = issuesOf({ ...privateValues(), tailnetClients: ['autogroup:member', '*', 'tag:ci'] });
+    expect(bad.map((i) => i.key)).toEqual(['fudbuddy:tailnetClients[1]', 'fudbuddy:tailnetClients[2]']);
+    expect(bad[0]?.message).toMatch(/must be autogroup:member, group:fudbuddy-admins or a Tailscale login email/);
+    expect(bad[0]?.fix).toBe("pulumi config set --path 'fudbuddy:tailnetClients[1]' <value>");
+    expect(issuesOf({ ...privateValues(), tailnetClients: [] }).find((i) => i.key === 'fudbuddy:tailnetClients')?.message).toMatch(/at least one/);
+  });
+
+  it('monitoring.credentialExpiries: RFC 3339 timestamps with credential names, errors name the entry', () => {
+    const creds = [
+      { credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' },
+      { credential: 'cloudflare-api-token', expiresAt: '2027-05-27T00:00:00+02:00' },
+      { credential: 'service-token-rotation', expiresAt: '2026-12-27T00:00:00Z' },
+    ];
+    const r = parseStackConfig({ ...publicValues(), monitoring: { credentialExpiries: creds } });
+    if (!r.ok) throw new Error(formatIssues(r.issues));
+    expect(r.settings.monitoring.credentialExpiries).toEqual(creds);
+    const bad = issuesOf({ ...publicValues(), monitoring: { credentialExpiries: [creds[0], { credential: 'x', expiresAt: '2027-02-25' }] } });
+    expect(bad.map((i) => i.key)).toContain('fudbuddy:monitoring.credentialExpiries[1].expiresAt');
+  });
+
   it('enforces mode rules: tailnet DNS name, admins, e2e-only keys, monitoring needs Tailscale and a route', () => {
     const p = privateValues();
     delete p.tailnetDnsName;

@@ -2,6 +2,7 @@
 // Cloudflare/Tailscale/SSH providers, which cannot exist here — and records every registered resource.
 // setMocks is process-global: one program run per test file (vitest runs each file in its own fork).
 import * as pulumi from '@pulumi/pulumi';
+import type { TailnetPolicy } from '../../components/lib/aclPolicy.js';
 import { asPulumiConfig } from './fixtures.js';
 
 export interface Registered {
@@ -142,3 +143,17 @@ export const one = (run: ProgramRun, type: string, nameIncludes = ''): Registere
   if (found.length !== 1) throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.map((r) => r.name).join(', ') || 'none'}`);
   return found[0]!;
 };
+
+/** The files of a monitoring install payload (`base64 -d > "$STAGE/<file>" <<'FUDBUDDY_B64'` blocks), by name. */
+export function payloadFiles(payload: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const m of payload.matchAll(/base64 -d > "\$STAGE\/([^"]+)" <<'FUDBUDDY_B64'\n([\s\S]*?)\nFUDBUDDY_B64/g)) {
+    files[m[1]!] = Buffer.from(m[2]!.replace(/\n/g, ''), 'base64').toString('utf8');
+  }
+  return files;
+}
+
+/** The stack's tailnet policy as registered (tailscale.Acl input). */
+export function aclOf(run: ProgramRun): TailnetPolicy {
+  return JSON.parse(String(one(run, 'tailscale:index/acl:Acl').inputs.acl)) as TailnetPolicy;
+}

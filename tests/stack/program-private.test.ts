@@ -2,11 +2,18 @@
 // (the first GPU host plays the edge with `tailscale serve`), no Cloudflare at all.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALL_MARKERS, MARK, privateValues } from './fixtures.js';
-import { byType, isSecretOutput, one, plainText, runProgram, unwrap, type ProgramRun } from './harness.js';
+import { checkPolicy, isAllowed } from '../../components/lib/policyCheck.js';
+import { aclOf, byType, isSecretOutput, one, payloadFiles, plainText, runProgram, unwrap, type ProgramRun } from './harness.js';
 
 let run: ProgramRun;
 beforeAll(async () => {
-  run = await runProgram(privateValues(), { stack: 'private', extraConfig: { 'tailscale:apiKey': MARK.tailscaleApiKey } });
+  // Serve clients from config (not the default, to show the value flows through) and monitoring logs on.
+  const values = {
+    ...privateValues(),
+    tailnetClients: ['carol@example.com', 'group:fudbuddy-admins'],
+    monitoring: { logs: true, credentialExpiries: [{ credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' }] },
+  };
+  run = await runProgram(values, { stack: 'private', extraConfig: { 'tailscale:apiKey': MARK.tailscaleApiKey } });
 }, 60_000);
 
 describe('private stack (mock engine)', () => {
@@ -36,6 +43,33 @@ describe('private stack (mock engine)', () => {
     const keys = byType(run, 'tailscale:index/tailnetKey:TailnetKey').map((k) => (k.inputs.tags as string[]).slice().sort());
     expect(keys).toContainEqual(['tag:edge', 'tag:gpu', 'tag:monitoring']);
     expect(keys).toContainEqual(['tag:gpu']);
+  });
+
+  it('grants the configured tailnet clients the edge serve port (tag:edge:443) and nothing on the GPU hosts', () => {
+    const acl = aclOf(run);
+    expect(checkPolicy(acl)).toEqual([]);
+    expect(acl.grants).toContainEqual({ src: ['carol@example.com', 'group:fudbuddy-admins'], dst: ['tag:edge'], ip: ['tcp:443'] });
+    expect(acl.tests).toContainEqual({ src: 'carol@example.com', accept: ['tag:edge:443'], deny: ['tag:gpu:8001', 'tag:gpu:8000'] });
+    for (const user of ['carol@example.com', 'ops@example.com']) {
+      expect(isAllowed(acl, user, 'tag:edge:443')).toBe(true);
+      expect(isAllowed(acl, user, 'tag:gpu:8001')).toBe(false);
+      expect(isAllowed(acl, user, 'tag:gpu:8000')).toBe(false);
+    }
+    expect(isAllowed(acl, 'mallory@example.com', 'tag:edge:443')).toBe(false);
+  });
+
+  it('with monitoring logs on, GPU hosts may push to Loki on the monitoring node, at the address they are given', () => {
+    const acl = aclOf(run);
+    expect(acl.grants).toContainEqual({ src: ['tag:gpu'], dst: ['tag:monitoring'], ip: ['tcp:3100'] });
+    expect(isAllowed(acl, 'tag:gpu', 'tag:monitoring:3100')).toBe(true);
+    // gpu2 (tag:gpu) ships to gpu1, the node carrying tag:monitoring, on the port the grant opens.
+    const monitoringKey = byType(run, 'tailscale:index/tailnetKey:TailnetKey').find((k) => (k.inputs.tags as string[]).includes('tag:monitoring'));
+    expect(monitoringKey?.name).toContain('fudbuddy-gpu1');
+    const gpu2 = String(unwrap(one(run, 'command:remote:Command', 'monitoring-exporters-gpu2').inputs.stdin));
+    expect(gpu2).toContain("export LOGS='1'");
+    expect(gpu2).toMatch(/export LOKI_PUSH_URL='http:\/\/100\.64\.0\.\d+:3100\/loki\/api\/v1\/push'/);
+    const server = payloadFiles(String(unwrap(one(run, 'command:remote:Command', 'monitoring-server').inputs.stdin)));
+    expect(server['credentials.prom']).toContain('credential="tailscale-api-key"} 1803513600');
   });
 
   it('only mints keys for tags the policy owns', () => {

@@ -2,11 +2,21 @@
 // tailnet → GPU host → edge box (Funnel) → Worker → Pages.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALL_MARKERS, MARK, publicValues } from './fixtures.js';
-import { byType, isSecretEnvelope, isSecretOutput, one, plainText, runProgram, unwrap, type ProgramRun } from './harness.js';
+import { checkPolicy, isAllowed } from '../../components/lib/policyCheck.js';
+import { aclOf, byType, isSecretEnvelope, isSecretOutput, one, payloadFiles, plainText, runProgram, unwrap, type ProgramRun } from './harness.js';
+
+/** Credentials to alert on before they expire (as in Pulumi.beta.yaml). */
+const CREDENTIALS = [
+  { credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' },
+  { credential: 'cloudflare-api-token', expiresAt: '2027-05-27T00:00:00Z' },
+  { credential: 'service-token-rotation', expiresAt: '2026-12-27T00:00:00Z' },
+];
 
 let run: ProgramRun;
 beforeAll(async () => {
-  run = await runProgram(publicValues(), {
+  // tailnetClients is set on purpose: public exposure must ignore it (the Worker reaches the edge through Funnel).
+  const values = { ...publicValues(), tailnetClients: ['autogroup:member'], monitoring: { credentialExpiries: CREDENTIALS } };
+  run = await runProgram(values, {
     stack: 'beta',
     extraConfig: { 'cloudflare:apiToken': MARK.cloudflareApiToken, 'tailscale:apiKey': MARK.tailscaleApiKey },
   });
@@ -100,6 +110,25 @@ describe('public stack (mock engine)', () => {
     expect(String(up.inputs.create)).toContain('--advertise-tags tag:edge');
     expect(String(up.inputs.create)).toContain('--hostname fudbuddy-edge');
     expect(unwrap(up.inputs.stdin)).toBe(`tskey-auth-mock-${edgeKey!.name}`);
+  });
+
+  it('grants no tailnet user the edge HTTPS port (Funnel needs no grant) and no Loki access with logs off', () => {
+    const acl = aclOf(run);
+    expect(checkPolicy(acl)).toEqual([]);
+    expect(acl.grants.filter((g) => g.ip.includes('tcp:443'))).toEqual([]);
+    expect(isAllowed(acl, 'ops@example.com', 'tag:edge:443')).toBe(false);
+    expect(acl.tests.find((t) => t.src === 'ops@example.com')?.deny).toContain('tag:edge:443');
+    expect(acl.grants.filter((g) => g.dst.includes('tag:monitoring'))).toEqual([]);
+    expect(isAllowed(acl, 'tag:gpu', 'tag:monitoring:3100')).toBe(false);
+  });
+
+  it('hands monitoring.credentialExpiries to the monitoring server (the credential-expiry alerts have series to watch)', () => {
+    const server = one(run, 'command:remote:Command', 'monitoring-server');
+    const prom = payloadFiles(String(unwrap(server.inputs.stdin)))['credentials.prom'];
+    expect(prom, 'credentials.prom in the monitoring server payload').toBeDefined();
+    for (const c of CREDENTIALS) {
+      expect(prom).toContain(`fudbuddy_credential_expiry_timestamp_seconds{credential="${c.credential}"} ${Date.parse(c.expiresAt) / 1000}`);
+    }
   });
 
   it('only mints keys for tags the policy owns (Tailscale refuses a key with an unowned tag)', () => {

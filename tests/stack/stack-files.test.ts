@@ -90,6 +90,13 @@ describe('stack files', () => {
     expect(r.settings.domain).toBeTruthy();
     expect(r.settings.monitoring.enabled).toBe(true);
     expect([...r.secretsPresent]).toEqual(expect.arrayContaining(['serviceToken', 'jwtSigningKey', 'sshPrivateKey', 'openaiApiKey']));
+    // The credential-expiry alerts have something to watch: the three documented credentials, in the future of
+    // the example's creation, each a valid RFC 3339 timestamp (as a string, not a YAML date).
+    const creds = r.settings.monitoring.credentialExpiries;
+    expect(creds.map((c) => c.credential).sort()).toEqual(['cloudflare-api-token', 'service-token-rotation', 'tailscale-api-key']);
+    for (const c of creds) expect(Date.parse(c.expiresAt), c.credential).toBeGreaterThan(Date.parse('2026-11-01T00:00:00Z'));
+    // Public exposure: tailnetClients is left at its default and unused (Funnel, not serve).
+    expect(r.settings.tailnetClients).toEqual(['autogroup:member']);
   });
 
   it('Pulumi.e2e.yaml turns GPU, Tailscale, Cloudflare and monitoring off', () => {

@@ -26,7 +26,9 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.PORT, config.HOST, () => {
+    // A deeper accept queue than Node's 511 absorbs reconnect bursts (edge restarts, many streams at once); the
+    // kernel caps it at net.core.somaxconn.
+    server.listen({ port: config.PORT, host: config.HOST, backlog: 2048 }, () => {
       server.off('error', reject);
       resolve();
     });
