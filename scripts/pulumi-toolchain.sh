@@ -210,7 +210,8 @@ cmd_bench() {
   text=$(cat <<EOF
 ### Pulumi toolchain build (scripts/pulumi-toolchain.sh)
 
-Measured $(date -u +%F) on this machine kind (2 shared cores), Go $(go version | awk '{print $3}'), pulumi v$pulumi_version.
+Measured $(date -u +%F) on this machine kind (2 cores, shared: load average $(cut -d' ' -f2 /proc/loadavg) at the end),
+Go $(go version | awk '{print $3}'), pulumi v$pulumi_version. Command: \`bash scripts/pulumi-toolchain.sh bench\` (rewrites this section).
 
 | step | seconds |
 | --- | --- |
