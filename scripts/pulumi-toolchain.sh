@@ -125,10 +125,16 @@ probe_bridged() {
       tailscale) mod=github.com/pulumi/pulumi-tailscale/provider ;;
       cloudflare) mod=github.com/pulumi/pulumi-cloudflare/provider/v${ver%%.*} ;;
     esac
-    if out=$(GOPROXY=${GOPROXY_PROBE:-https://proxy.golang.org} timeout 60 go mod download -json "$mod@v$ver" 2>&1); then
+    if out=$(timeout 120 go mod download -json "$mod@v$ver" 2>&1); then
       echo "$name v$ver: served by the Go module proxy but not built (bridged provider; see docs/engine-tests.md)" >> "$cache/bridged-status.txt"
     else
-      echo "$name v$ver: NOT BUILDABLE here: $(echo "$out" | grep -o '"Error": *"[^"]*' | head -n1 | sed 's/"Error": *"//' | cut -c1-200)" >> "$cache/bridged-status.txt"
+      local why
+      case $out in
+        *"403 Forbidden"*) why="$mod@v$ver is refused by the Go module proxy (403)" ;;
+        *"404 Not Found"*|*"410 Gone"*) why="$mod@v$ver is not on the Go module proxy" ;;
+        *) why="$mod@v$ver could not be downloaded: $(echo "$out" | grep -o '"Error": *"[^"]*' | head -n1 | sed -e 's/"Error": *"//' -e 's#https\{0,1\}://[^ ]*#<url>#g' | cut -c1-160)" ;;
+      esac
+      echo "$name v$ver: NOT BUILDABLE here ($why): preview-only stand-in" >> "$cache/bridged-status.txt"
     fi
   done
 }

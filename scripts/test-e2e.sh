@@ -25,4 +25,10 @@ elif [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
+# Say up front what runs for real and what is a stand-in (docs/engine-tests.md).
+cache=${PULUMI_TOOLCHAIN_CACHE:-${HOME:-/root}/.cache/fudbuddy-pulumi}
+echo "e2e: real pulumi $("$cache/bin/pulumi" version); own Node.js language host; command provider: stand-in (real SSH)" >&2
+if [ -f "$cache/bridged-status.txt" ]; then sed 's/^/e2e: /' "$cache/bridged-status.txt" >&2; fi
+echo "e2e: tailscale/cloudflare resources: preview-only stand-in (their create/update stay under the mock tests)" >&2
+
 exec timeout "${E2E_TIMEOUT:-3600}" npx vitest run --config tests/engine/vitest.config.ts "$@"

@@ -107,9 +107,8 @@ func runSSH(ctx context.Context, client *ssh.Client, command string, env [][2]st
 	defer session.Close()
 	for _, kv := range env {
 		if err := session.Setenv(kv[0], kv[1]); err != nil {
-			warn(fmt.Sprintf("Unable to set '%s'. This only works if your SSH server is configured to accept these "+
-				"variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you "+
-				"could prefix the command itself with the variables in the form 'VAR=value command'", kv[0]))
+			warn(fmt.Sprintf("Unable to set '%s': the SSH server refused it (sshd only accepts the names listed in "+
+				"its AcceptEnv setting), so the command runs without it. Pass such values on stdin or in the command.", kv[0]))
 		}
 	}
 	var stdout, stderr bytes.Buffer
