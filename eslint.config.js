@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'test-artifacts/**', '.cache/**', 'coverage/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'test-artifacts/**', '.cache/**', 'coverage/**', '.pulumi-e2e/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,7 +3,8 @@
 // only with the service token). When the stack has no edge box, the first GPU host plays this role: then it is
 // already on the tailnet (`tailscale` unset) and only the proxy and serve/funnel are set up.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
@@ -35,20 +36,42 @@ function sudo(user: string): string {
   return user === 'root' ? '' : 'sudo -n ';
 }
 
-export function stagedScripts(mode: EdgeMode): { archive: pulumi.asset.AssetArchive; hash: string; names: string[] } {
+/**
+ * The edge's scripts as one local directory (shared host-layer scripts + the generated edge script), copied with a
+ * FileArchive: the command provider only accepts file assets and path archives, not an in-memory AssetArchive.
+ * The directory is named by the content hash, so the archive's path (which lands in state) is stable across runs.
+ */
+export function stagedScripts(mode: EdgeMode): { dir: string; hash: string; names: string[] } {
   const h = createHash('sha256');
-  const assets: Record<string, pulumi.asset.Asset> = {};
+  const contents: Record<string, string | Buffer> = {};
   const present = new Set(readdirSync(SCRIPTS_DIR));
   for (const name of SHARED_SCRIPTS) {
     if (!present.has(name)) throw new Error(`edgeNode: components/scripts/${name} is missing`);
-    const file = path.join(SCRIPTS_DIR, name);
-    h.update(name).update(readFileSync(file));
-    assets[name] = new pulumi.asset.FileAsset(file);
+    contents[name] = readFileSync(path.join(SCRIPTS_DIR, name));
+    h.update(name).update(contents[name]);
   }
   const edgeScript = buildEdgeProxyScript(mode);
   h.update('edge-proxy.sh').update(edgeScript);
-  assets['edge-proxy.sh'] = new pulumi.asset.StringAsset(edgeScript);
-  return { archive: new pulumi.asset.AssetArchive(assets), hash: h.digest('hex'), names: Object.keys(assets).sort() };
+  contents['edge-proxy.sh'] = edgeScript;
+  const hash = h.digest('hex');
+
+  const dir = path.join(os.tmpdir(), `fudbuddy-edge-stage-${hash.slice(0, 16)}`);
+  if (!existsSync(dir)) {
+    const tmp = `${dir}.${process.pid}.tmp`;
+    mkdirSync(tmp, { recursive: true });
+    for (const [name, body] of Object.entries(contents)) {
+      writeFileSync(path.join(tmp, name), body);
+      chmodSync(path.join(tmp, name), 0o755);
+    }
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      // Another program run staged the same content first: theirs is identical.
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(dir)) throw err;
+    }
+  }
+  return { dir, hash, names: Object.keys(contents).sort() };
 }
 
 export class EdgeNode extends pulumi.ComponentResource {
@@ -71,13 +94,13 @@ export class EdgeNode extends pulumi.ComponentResource {
     const c = args.connection;
     const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
     const run = sudo(c.user);
-    const { archive, hash } = stagedScripts(args.mode);
+    const { dir: stagedDir, hash } = stagedScripts(args.mode);
     const stage = `/var/tmp/fudbuddy-edge-stage-${hash.slice(0, 16)}`;
     const parent = { parent: this };
 
     const copy = new remote.CopyToRemote(
       `${name}-scripts`,
-      { connection, source: archive, remotePath: stage, triggers: [hash] },
+      { connection, source: new pulumi.asset.FileArchive(stagedDir), remotePath: stage, triggers: [hash] },
       { ...parent, dependsOn: opts?.dependsOn },
     );
     const install = new remote.Command(

@@ -1,6 +1,6 @@
 // Pure builders of the edge node, Worker and web client components.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -103,6 +103,11 @@ describe('edge node builders', () => {
     expect(a.names).toEqual(
       ['edge-proxy.sh', 'install-scripts.sh', 'lib.sh', 'tailscale-install.sh', 'tailscale-up.sh'],
     );
+    // A real directory (the command provider copies path archives only), named by content, holding exactly those files.
+    expect(a.dir).not.toBe(b.dir);
+    expect(readdirSync(a.dir).sort()).toEqual(a.names);
+    expect(readFileSync(path.join(a.dir, 'edge-proxy.sh'), 'utf8')).toBe(buildEdgeProxyScript('serve'));
+    expect(stagedScripts('serve').dir).toBe(a.dir);
   });
 });
 
