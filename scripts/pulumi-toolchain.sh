@@ -141,6 +141,9 @@ probe_bridged() {
 
 cmd_build() {
   check_pins
+  # One build at a time per cache (parallel test runs share it).
+  exec 8>"$cache/.lock"
+  flock 8
   local need_cli=1 need_plugins=1
   is_current cli pulumi && need_cli=0
   is_current plugins pulumi-language-nodejs pulumi-resource-command pulumi-resource-tailscale pulumi-resource-cloudflare && need_plugins=0

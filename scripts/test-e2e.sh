@@ -25,6 +25,9 @@ elif [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
+# The plugins' own unit tests (stand-in semantics), then the engine suite.
+(cd scripts/pulumi-toolchain/plugins && GOFLAGS=-mod=mod GOTOOLCHAIN=local timeout 900 nice -n 10 go test ./...)
+
 # Say up front what runs for real and what is a stand-in (docs/engine-tests.md).
 cache=${PULUMI_TOOLCHAIN_CACHE:-${HOME:-/root}/.cache/fudbuddy-pulumi}
 echo "e2e: real pulumi $("$cache/bin/pulumi" version); own Node.js language host; command provider: stand-in (real SSH)" >&2
