@@ -5,12 +5,12 @@
 import * as pulumi from '@pulumi/pulumi';
 import { local, remote, type types } from '@pulumi/command';
 import { hashDir, hashFile } from './lib/contentHash.js';
-import { apiEnv, renderEnvFile } from './lib/envFile.js';
+import { apiEnv, renderEnvFile, renderTokenFile } from './lib/envFile.js';
 import type { GpuHostArgs } from './lib/hostTypes.js';
 import { SCRIPTS_DIR } from './lib/scriptsDir.js';
 import { asRoot, scriptCommand, shq } from './lib/shell.js';
 import { scriptHash, stageKey, stagePath } from './lib/stageKeys.js';
-import { API_UNIT, apiUnit, modelStubUnit, STUB_UNIT, VLLM_UNIT, vllmModelEnv, vllmUnit } from './lib/units.js';
+import { API_SERVICE_USER, API_UNIT, apiUnit, modelStubUnit, STUB_UNIT, VLLM_UNIT, vllmModelEnv, vllmUnit } from './lib/units.js';
 import { validateGpuHostArgs } from './lib/validateHost.js';
 
 export type * from './lib/hostTypes.js';
@@ -24,6 +24,10 @@ export const HOST_PATHS = {
   vllmVenv: '/opt/fudbuddy/vllm-venv',
   models: '/var/lib/fudbuddy/models',
   apiEnv: '/etc/fudbuddy/api.env',
+  /** Bearer tokens (API_TOKENS_FILE), 0640 root:fudbuddy-api in a 0750 root:fudbuddy-api directory. */
+  apiTokens: '/etc/fudbuddy-api/tokens',
+  /** Metrics bearer tokens (METRICS_TOKENS_FILE), same ownership. */
+  apiMetricsTokens: '/etc/fudbuddy-api/metrics-tokens',
   vllmEnv: '/etc/fudbuddy/vllm.env',
   vllmModelEnv: '/etc/fudbuddy/vllm-model.env',
   stubEnv: '/etc/fudbuddy/model-stub.env',
@@ -348,34 +352,59 @@ export class GpuHost extends pulumi.ComponentResource {
       triggers: [prompts.key],
       dependsOn: [prompts.copy, base],
     });
+    // Tokens in their own files (not in api.env): a rotation rewrites only these and reloads the API (SIGHUP, no
+    // restart, running streams untouched); api.env, whose change restarts the API, stays byte-identical. The
+    // service user reads them (group), cannot write them; the directory is its own so the API can watch it.
+    const tokenFileStep = (id: string, dest: string, content: pulumi.Output<string>): remote.Command =>
+      step(id, {
+        create: scriptCommand(user, 'write-secret-file.sh', [dest, '--owner', `root:${API_SERVICE_USER}`, '--mode', '0640', '--reload', API_UNIT]),
+        stdin: content,
+        secret: true,
+        triggers: [scriptHash('write-secret-file.sh')],
+        dependsOn: [base],
+      });
+    const apiTokens = tokenFileStep(
+      'api-tokens',
+      HOST_PATHS.apiTokens,
+      pulumi.output(args.api.tokens).apply((t) => renderTokenFile(t, 'api.tokens')),
+    );
+    const tokenSteps = [apiTokens];
+    // Whether a metrics token file exists is known up front (the key is set); an empty list falls back to the API
+    // tokens and leaves METRICS_TOKENS_FILE out.
+    const metricsTokens = pulumi.output(args.api.metricsTokens ?? []);
+    if (args.api.metricsTokens !== undefined) {
+      tokenSteps.push(
+        tokenFileStep(
+          'api-metrics-tokens',
+          HOST_PATHS.apiMetricsTokens,
+          metricsTokens.apply((t) => (t.length > 0 ? renderTokenFile(t, 'api.metricsTokens') : '# no metrics tokens: /metrics takes the API tokens\n')),
+        ),
+      );
+    }
     const envContent = pulumi
-      .all([
-        this.apiBindAddress,
-        pulumi.output(args.api.tokens),
-        pulumi.output(args.api.metricsTokens ?? []),
-        pulumi.output(upstreamApiKey ?? ''),
-      ])
-      .apply(([bind, tokens, metricsTokens, key]) =>
+      .all([this.apiBindAddress, metricsTokens.apply((t) => t.length > 0), pulumi.output(upstreamApiKey ?? '')])
+      .apply(([bind, hasMetricsTokens, key]) =>
         renderEnvFile(
           apiEnv({
             bindAddress: bind,
             port: apiPort,
             upstreamModel: this.modelServed,
             upstreamApiKey: key || undefined,
-            tokens,
-            metricsTokens,
+            tokensFile: HOST_PATHS.apiTokens,
+            metricsTokensFile: hasMetricsTokens ? HOST_PATHS.apiMetricsTokens : undefined,
             promptsDir: HOST_PATHS.prompts,
             extra: args.api.env,
           }),
           'api',
         ),
       );
+    // After the token files: a restart (first install, or an env change) must find them in place.
     const envFile = step('api-env', {
       create: scriptCommand(user, 'write-secret-file.sh', [HOST_PATHS.apiEnv, '--restart', API_UNIT]),
       stdin: envContent,
       secret: true,
       triggers: [scriptHash('write-secret-file.sh')],
-      dependsOn: [base, ...addressReady],
+      dependsOn: [base, ...addressReady, ...tokenSteps],
     });
     this.apiService = step('api-unit', {
       create: scriptCommand(user, 'install-unit.sh', [API_UNIT]),
@@ -389,7 +418,8 @@ export class GpuHost extends pulumi.ComponentResource {
         }),
       ),
       triggers: [scriptHash('install-unit.sh', 'wait-for-address.sh', 'wait-for-upstream.sh', 'wait-for-port.sh')],
-      dependsOn: [installApi, installPrompts, envFile, modelService, firewall],
+      // Through tokenSteps, whatever depends on the API (the Worker) waits until the hosts accept a new token.
+      dependsOn: [installApi, installPrompts, envFile, ...tokenSteps, modelService, firewall],
       customTimeouts: { create: '30m', update: '30m' },
     });
 

@@ -37,8 +37,10 @@ export interface ApiEnvInput {
   port: number;
   upstreamModel: string;
   upstreamApiKey?: string;
-  tokens: string[];
-  metricsTokens?: string[];
+  /** Host path of the API token file (API_TOKENS_FILE); the tokens themselves never go into the env file. */
+  tokensFile: string;
+  /** Host path of the metrics token file (METRICS_TOKENS_FILE), when metrics tokens are configured. */
+  metricsTokensFile?: string;
   promptsDir: string;
   extra?: Readonly<Record<string, string>>;
 }
@@ -51,18 +53,18 @@ export const API_RESERVED_KEYS = [
   'UPSTREAM_API_KEY',
   'UPSTREAM_MODEL',
   'API_TOKENS',
+  'API_TOKENS_FILE',
   'METRICS_TOKENS',
+  'METRICS_TOKENS_FILE',
   'PROMPTS_DIR',
 ] as const;
 
-/** The inference API's environment (DESIGN.md contract): bound to one address, upstream on loopback. */
+/**
+ * The inference API's environment (DESIGN.md contract): bound to one address, upstream on loopback, tokens by file
+ * path. The tokens live in their own file (renderTokenFile) so a rotation changes neither this content nor its hash:
+ * the env step, which restarts the API, does not run; the token step reloads it (SIGHUP) instead.
+ */
 export function apiEnv(input: ApiEnvInput): Record<string, string> {
-  if (input.tokens.length === 0) throw new Error('api.tokens: at least one bearer token is required');
-  for (const t of [...input.tokens, ...(input.metricsTokens ?? [])]) {
-    if (t.length < 16 || /[,\s]/.test(t)) {
-      throw new Error('api.tokens/metricsTokens: each token needs at least 16 characters and no commas or spaces');
-    }
-  }
   for (const k of Object.keys(input.extra ?? {})) {
     if ((API_RESERVED_KEYS as readonly string[]).includes(k)) {
       throw new Error(`api.env.${k} is set by the component; remove it from api.env`);
@@ -75,10 +77,30 @@ export function apiEnv(input: ApiEnvInput): Record<string, string> {
     PORT: String(input.port),
     UPSTREAM_BASE_URL: 'http://127.0.0.1:8000/v1',
     UPSTREAM_MODEL: input.upstreamModel,
-    API_TOKENS: input.tokens.join(','),
+    API_TOKENS_FILE: input.tokensFile,
     PROMPTS_DIR: input.promptsDir,
   };
   if (input.upstreamApiKey) env.UPSTREAM_API_KEY = input.upstreamApiKey;
-  if (input.metricsTokens && input.metricsTokens.length > 0) env.METRICS_TOKENS = input.metricsTokens.join(',');
+  if (input.metricsTokensFile) env.METRICS_TOKENS_FILE = input.metricsTokensFile;
   return env;
+}
+
+/**
+ * A bearer token file for API_TOKENS_FILE / METRICS_TOKENS_FILE: one token per line, in the given order (stable
+ * content → stable hash). Errors name the config key, never a token.
+ */
+export function renderTokenFile(tokens: readonly string[], what: 'api.tokens' | 'api.metricsTokens'): string {
+  if (tokens.length === 0) throw new Error(`${what}: at least one bearer token is required`);
+  for (const t of tokens) {
+    if (t.length < 16 || /[,\s#]/.test(t)) {
+      throw new Error(`${what}: each token needs at least 16 characters and no commas, spaces or '#'`);
+    }
+  }
+  const variable = what === 'api.tokens' ? 'API_TOKENS_FILE' : 'METRICS_TOKENS_FILE';
+  return `# Managed by Pulumi (FUD Buddy GpuHost): bearer tokens for ${variable}, one per line.\n# Re-read on change and on \`systemctl reload fudbuddy-api\` (SIGHUP); no restart.\n${tokens.join('\n')}\n`;
+}
+
+/** Parses what renderTokenFile writes (tests and tooling). */
+export function parseTokenFile(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 }

@@ -30,6 +30,8 @@ export function isIpv4(a: string): boolean {
 }
 
 export const API_UNIT = 'fudbuddy-api.service';
+/** The API's system user (base-setup.sh creates it; the unit runs as it; it may read the token files). */
+export const API_SERVICE_USER = 'fudbuddy-api';
 export const VLLM_UNIT = 'vllm.service';
 export const STUB_UNIT = 'fudbuddy-model-stub.service';
 

@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# write-secret-file.sh DEST [--owner USER:GROUP] [--restart UNIT]   < content
-# Writes stdin to DEST with mode 0600 (atomically; the content is never echoed, never in argv) and, when it
-# changed, restarts UNIT if it is running. Used for EnvironmentFiles and tokens.
+# write-secret-file.sh DEST [--owner USER:GROUP] [--mode 0600|0640] [--restart UNIT | --reload UNIT]   < content
+# Writes stdin to DEST (mode 0600 unless --mode says 0640 for a group that must read it; atomically: a temp file in
+# the same directory, then rename; the content is never echoed, never in argv) and, when it changed, restarts or
+# reloads UNIT if it is running. Used for EnvironmentFiles (--restart) and token files the service re-reads on
+# SIGHUP (--reload: no restart, running requests untouched).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
-dest=${1:?usage: write-secret-file.sh DEST [--owner USER:GROUP] [--restart UNIT] < content}
+usage='usage: write-secret-file.sh DEST [--owner USER:GROUP] [--mode 0600|0640] [--restart UNIT | --reload UNIT] < content'
+dest=${1:?$usage}
 shift
-owner=root:root unit=''
+owner=root:root mode=0600 action='' unit=''
 while [ $# -gt 0 ]; do
   case $1 in
-    --owner) owner=$2; shift 2 ;;
-    --restart) unit=$2; shift 2 ;;
+    --owner) owner=${2:?$usage}; shift 2 ;;
+    --mode) mode=${2:?$usage}; shift 2 ;;
+    --restart|--reload)
+      [ -z "$unit" ] || die "write-secret-file.sh: give one of --restart/--reload"
+      action=${1#--}; unit=${2:?$usage}; shift 2 ;;
     *) die "write-secret-file.sh: unknown argument $1" ;;
   esac
 done
+case $mode in 0600|0640) ;; *) die "write-secret-file.sh: --mode must be 0600 or 0640, not $mode" ;; esac
 umask 077
 ensure_dir "$(dirname "$dest")" 0750 root:"${owner#*:}"
-if install_content "$dest" 0600 "$owner"; then
-  changed "$dest (0600 $owner)"
+if install_content "$dest" "$mode" "$owner"; then
+  changed "$dest ($mode $owner)"
   if [ -n "$unit" ] && unit_is_active "$unit"; then
-    systemctl restart "$unit" >&2 || die "systemctl restart $unit failed: journalctl -u $unit"
-    echo "restarted: $unit"
+    systemctl "$action" "$unit" >&2 || die "systemctl $action $unit failed: journalctl -u $unit"
+    echo "${action}ed: $unit"
   fi
 else
   ok "$dest unchanged"

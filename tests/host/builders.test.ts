@@ -6,7 +6,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashDir } from '../../components/lib/contentHash.js';
-import { apiEnv, parseEnvFile, renderEnvFile } from '../../components/lib/envFile.js';
+import { apiEnv, parseEnvFile, parseTokenFile, renderEnvFile, renderTokenFile } from '../../components/lib/envFile.js';
+import { parseTokenText } from '../../services/inference-api/src/token-file.js';
 import { asRoot, scriptCommand, shq } from '../../components/lib/shell.js';
 import { apiUnit, modelStubUnit, renderTemplate, vllmModelEnv, vllmUnit } from '../../components/lib/units.js';
 
@@ -163,31 +164,56 @@ describe('env files', () => {
     expect(() => renderEnvFile({ 'bad-key': 'x' })).toThrow(/not a valid environment variable name/);
   });
 
-  it('API env: DESIGN.md contract, loopback upstream, tokens joined, reserved keys protected', () => {
-    const env = apiEnv({
+  it('API env: DESIGN.md contract, loopback upstream, token file paths (never tokens), reserved keys protected', () => {
+    const input = {
       bindAddress: '100.64.0.7',
       port: 8001,
       upstreamModel: 'fudbuddy',
       upstreamApiKey: 'k'.repeat(20),
-      tokens: ['a'.repeat(20), 'b'.repeat(20)],
-      metricsTokens: ['m'.repeat(20)],
+      tokensFile: '/etc/fudbuddy-api/tokens',
+      metricsTokensFile: '/etc/fudbuddy-api/metrics-tokens',
       promptsDir: '/opt/fudbuddy/prompts',
       extra: { RATE_LIMIT_RPM: '60', LOG_LEVEL: 'info' },
-    });
+    };
+    const env = apiEnv(input);
     expect(env).toMatchObject({
       HOST: '100.64.0.7',
       PORT: '8001',
       UPSTREAM_BASE_URL: 'http://127.0.0.1:8000/v1',
       UPSTREAM_MODEL: 'fudbuddy',
-      API_TOKENS: `${'a'.repeat(20)},${'b'.repeat(20)}`,
-      METRICS_TOKENS: 'm'.repeat(20),
+      API_TOKENS_FILE: '/etc/fudbuddy-api/tokens',
+      METRICS_TOKENS_FILE: '/etc/fudbuddy-api/metrics-tokens',
       PROMPTS_DIR: '/opt/fudbuddy/prompts',
       RATE_LIMIT_RPM: '60',
     });
-    const base = { bindAddress: '1.2.3.4', port: 8001, upstreamModel: 'm', promptsDir: '/p' };
-    expect(() => apiEnv({ ...base, tokens: [] })).toThrow(/api.tokens/);
-    expect(() => apiEnv({ ...base, tokens: ['short'] })).toThrow(/16 characters/);
-    expect(() => apiEnv({ ...base, tokens: ['x'.repeat(20)], extra: { HOST: '0.0.0.0' } })).toThrow(/api.env.HOST is set by the component/);
+    expect(env).not.toHaveProperty('API_TOKENS');
+    expect(env).not.toHaveProperty('METRICS_TOKENS');
+    expect(apiEnv({ ...input, metricsTokensFile: undefined })).not.toHaveProperty('METRICS_TOKENS_FILE');
+    for (const key of ['HOST', 'API_TOKENS', 'API_TOKENS_FILE', 'METRICS_TOKENS', 'METRICS_TOKENS_FILE']) {
+      expect(() => apiEnv({ ...input, extra: { [key]: 'x' } })).toThrow(new RegExp(`api.env.${key} is set by the component`));
+    }
+  });
+
+  it('token file: one token per line, stable, parsed the same way by the API; bad tokens named by key, not value', () => {
+    const tokens = ['a'.repeat(20), 'b'.repeat(20)];
+    const text = renderTokenFile(tokens, 'api.tokens');
+    expect(text).toBe(renderTokenFile(tokens, 'api.tokens'));
+    expect(text).toMatch(/^# Managed by Pulumi .*API_TOKENS_FILE/);
+    expect(parseTokenFile(text)).toEqual(tokens);
+    // The API's own parser reads exactly these tokens.
+    expect(parseTokenText(text)).toEqual(tokens);
+    expect(() => renderTokenFile([], 'api.tokens')).toThrow(/api.tokens: at least one/);
+    expect(() => renderTokenFile(['secret-short'], 'api.metricsTokens')).toThrow(/api.metricsTokens: .*16 characters/);
+    for (const bad of ['secret-with,comma-000', 'secret with space 000', '#secret-comment-00000']) {
+      let msg = '';
+      try {
+        renderTokenFile(['c'.repeat(20), bad], 'api.tokens');
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      expect(msg).toMatch(/^api.tokens: /);
+      expect(msg).not.toContain(bad);
+    }
   });
 });
 

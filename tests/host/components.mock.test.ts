@@ -150,7 +150,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () => {
   it('creates the expected steps, all as remote commands/copies under the component', () => {
     const names = resources.filter((r) => r.name.startsWith('prod-')).map((r) => r.name);
-    for (const step of ['scripts', 'base', 'firewall', 'node', 'nvidia-driver', 'reboot', 'reboot-pause', 'verify-gpu', 'tailscale-install', 'tailscale-up', 'tailscale-status', 'vllm-install', 'hf-token', 'model-download', 'vllm-model-env', 'vllm-env', 'vllm-unit', 'api-install', 'prompts-install', 'api-env', 'api-unit', 'stage-scripts', 'stage-api', 'stage-prompts']) {
+    for (const step of ['scripts', 'base', 'firewall', 'node', 'nvidia-driver', 'reboot', 'reboot-pause', 'verify-gpu', 'tailscale-install', 'tailscale-up', 'tailscale-status', 'vllm-install', 'hf-token', 'model-download', 'vllm-model-env', 'vllm-env', 'vllm-unit', 'api-install', 'prompts-install', 'api-tokens', 'api-metrics-tokens', 'api-env', 'api-unit', 'stage-scripts', 'stage-api', 'stage-prompts']) {
       expect(names).toContain(`prod-${step}`);
     }
     expect(names.some((n) => n.includes('stub'))).toBe(false);
@@ -170,9 +170,13 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
     expect(d('tailscale-status')).toEqual(['prod-tailscale-up']);
     expect(d('model-download')).toEqual(expect.arrayContaining(['prod-vllm-install', 'prod-hf-token']));
     expect(d('vllm-unit')).toEqual(expect.arrayContaining(['prod-vllm-model-env', 'prod-vllm-env', 'prod-model-download']));
-    expect(d('api-env')).toEqual(expect.arrayContaining(['prod-tailscale-status']));
+    expect(d('api-tokens')).toEqual(['prod-base']);
+    expect(d('api-metrics-tokens')).toEqual(['prod-base']);
+    // A restart (first install, env change) finds the token files in place.
+    expect(d('api-env')).toEqual(expect.arrayContaining(['prod-tailscale-status', 'prod-api-tokens', 'prod-api-metrics-tokens']));
+    // What depends on the API (the Worker) waits for the token files: hosts accept a new token before it is sent.
     expect(d('api-unit')).toEqual(
-      expect.arrayContaining(['prod-api-install', 'prod-prompts-install', 'prod-api-env', 'prod-vllm-unit', 'prod-firewall']),
+      expect.arrayContaining(['prod-api-install', 'prod-prompts-install', 'prod-api-env', 'prod-api-tokens', 'prod-api-metrics-tokens', 'prod-vllm-unit', 'prod-firewall']),
     );
   });
 
@@ -208,12 +212,22 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
   });
 
   it('every secret is a secret: stdin wrapped, logging off, outputs secret; none in any command string', async () => {
-    for (const n of ['tailscale-up', 'api-env', 'vllm-env', 'model-download', 'hf-token']) {
+    for (const n of ['tailscale-up', 'api-env', 'api-tokens', 'api-metrics-tokens', 'vllm-env', 'model-download', 'hf-token']) {
       const r = byName(`prod-${n}`);
       expect(isWrappedSecret(r.inputs.stdin), n).toBe(true);
       expect(r.inputs.logging, n).toBe('none');
     }
-    expect(String(plain(byName('prod-api-env').inputs.stdin))).toContain(`API_TOKENS='${SECRETS.apiToken}'`);
+    // Tokens go to their own files; the env file names the files and holds no token.
+    const env = String(plain(byName('prod-api-env').inputs.stdin));
+    expect(env).toContain(`API_TOKENS_FILE='/etc/fudbuddy-api/tokens'`);
+    expect(env).toContain(`METRICS_TOKENS_FILE='/etc/fudbuddy-api/metrics-tokens'`);
+    expect(env).not.toContain(SECRETS.apiToken);
+    expect(env).not.toContain(SECRETS.metricsToken);
+    expect(String(plain(byName('prod-api-tokens').inputs.stdin)).split('\n')).toContain(SECRETS.apiToken);
+    expect(String(plain(byName('prod-api-metrics-tokens').inputs.stdin)).split('\n')).toContain(SECRETS.metricsToken);
+    expect(String(byName('prod-api-tokens').inputs.create)).toBe(
+      'sudo -n bash /opt/fudbuddy/bin/write-secret-file.sh /etc/fudbuddy-api/tokens --owner root:fudbuddy-api --mode 0640 --reload fudbuddy-api.service',
+    );
     expect(String(plain(byName('prod-vllm-env').inputs.stdin))).toBe(`VLLM_API_KEY='${SECRETS.vllmKey}'\n`);
     expect(isWrappedSecret(byName('prod-base').inputs.connection)).toBe(true);
     const all = JSON.stringify(
@@ -227,6 +241,61 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
     for (const r of resources.filter((x) => x.type === 'command:remote:Command' && x.name.startsWith('prod-'))) {
       expect(String(r.inputs.create), r.name).toMatch(/^sudo -n bash \//);
     }
+  });
+});
+
+describe('GpuHost under mocks (token rotation: reload, not restart)', () => {
+  const NEW_TOKEN = 'api-token-secret-mock-00000002';
+  const withTokens = (tokens: string[]): GpuHostArgs => ({ ...prodArgs(), api: { ...prodArgs().api, tokens: tokens.map((t) => pulumi.secret(t)) } });
+  const steps = (host: string): Map<string, Rec> =>
+    new Map(
+      resources
+        .filter((r) => r.name.startsWith(`${host}-`) && r.type.startsWith('command:'))
+        .map((r) => [r.name.slice(host.length + 1), r]),
+    );
+  const inputsOf = (r: Rec) => JSON.stringify({ create: r.inputs.create, stdin: plain(r.inputs.stdin), triggers: r.inputs.triggers, source: r.inputs.source, remotePath: r.inputs.remotePath });
+
+  beforeAll(async () => {
+    // The same host before a rotation (old token), during it (new + old) and after it (new only).
+    const hosts = [
+      new GpuHost('rot0', withTokens([SECRETS.apiToken]), { transformations: [recordDeps] }),
+      new GpuHost('rot1', withTokens([NEW_TOKEN, SECRETS.apiToken]), { transformations: [recordDeps] }),
+      new GpuHost('rot2', withTokens([NEW_TOKEN]), { transformations: [recordDeps] }),
+    ];
+    await Promise.all(hosts.map((h) => value(h.apiUrl)));
+    await new Promise((r) => setTimeout(r, 300));
+  });
+
+  it('a token change changes only the token step (its stdin), whose command reloads the API; env file and restarts stay', () => {
+    const [before, during, after] = [steps('rot0'), steps('rot1'), steps('rot2')];
+    expect(before.size).toBeGreaterThan(10);
+    expect([...during.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const next of [during, after]) {
+      const changed = [...before.keys()].filter((k) => inputsOf(before.get(k)!) !== inputsOf(next.get(k)!));
+      // Pulumi re-runs a command whose inputs changed: only the token file step (running `create` again).
+      expect(changed).toEqual(['api-tokens']);
+    }
+    // The env file (whose step restarts the API) is byte-identical, so its step does not run.
+    const envOf = (m: Map<string, Rec>) => String(plain(m.get('api-env')!.inputs.stdin));
+    expect(envOf(during)).toBe(envOf(before));
+    expect(envOf(after)).toBe(envOf(before));
+    const tokensStep = during.get('api-tokens')!;
+    expect(String(tokensStep.inputs.create)).toContain('--reload fudbuddy-api.service');
+    expect(String(tokensStep.inputs.create)).not.toContain('--restart');
+    expect(String(before.get('api-env')!.inputs.create)).toContain('--restart fudbuddy-api.service');
+    const tokensIn = (m: Map<string, Rec>) => String(plain(m.get('api-tokens')!.inputs.stdin)).split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(tokensIn(before)).toEqual([SECRETS.apiToken]);
+    expect(tokensIn(during)).toEqual([NEW_TOKEN, SECRETS.apiToken]);
+    expect(tokensIn(after)).toEqual([NEW_TOKEN]);
+    expect(isWrappedSecret(tokensStep.inputs.stdin)).toBe(true);
+    expect(String(tokensStep.inputs.create)).not.toContain(NEW_TOKEN);
+  });
+
+  it('without metricsTokens there is no metrics token file and no METRICS_TOKENS_FILE', () => {
+    const ciSteps = steps('ci');
+    expect(ciSteps.has('api-tokens')).toBe(true);
+    expect(ciSteps.has('api-metrics-tokens')).toBe(false);
+    expect(String(plain(ciSteps.get('api-env')!.inputs.stdin))).not.toContain('METRICS_TOKENS');
   });
 });
 

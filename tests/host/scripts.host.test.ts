@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashDir, hashFile } from '../../components/lib/contentHash.js';
-import { apiEnv, parseEnvFile, renderEnvFile } from '../../components/lib/envFile.js';
+import { apiEnv, parseEnvFile, renderEnvFile, renderTokenFile } from '../../components/lib/envFile.js';
 import { SCRIPTS_DIR } from '../../components/lib/scriptsDir.js';
 import { stageKey, stagePath } from '../../components/lib/stageKeys.js';
 import { asRoot, scriptCommand } from '../../components/lib/shell.js';
@@ -26,6 +26,15 @@ const STUB_KEY = 'stub-upstream-key-secret-93b1c7e2';
 
 let host: TestHost;
 let work: string;
+
+/** Polls `check` (bounded: 50 tries, 100 ms apart). */
+async function waitUntil(check: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
 
 interface Run {
   code: number;
@@ -65,19 +74,24 @@ function stubEnvFile(): string {
   return renderEnvFile({ HOST: '127.0.0.1', PORT: '8000', STUB_MODEL: 'fudbuddy-test', STUB_API_KEY: STUB_KEY });
 }
 
-function apiEnvFile(): string {
+const TOKENS_PATH = '/etc/fudbuddy-api/tokens';
+function apiEnvFile(extra: Record<string, string> = { LOG_LEVEL: 'info' }): string {
   return renderEnvFile(
     apiEnv({
       bindAddress: host.host,
       port: 8001,
       upstreamModel: 'fudbuddy-test',
       upstreamApiKey: STUB_KEY,
-      tokens: [API_TOKEN],
+      tokensFile: TOKENS_PATH,
       promptsDir: '/opt/fudbuddy/prompts',
-      extra: { LOG_LEVEL: 'info' },
+      extra,
     }),
   );
 }
+// The command GpuHost's api-tokens step runs (same arguments).
+const tokenFileArgs = [TOKENS_PATH, '--owner', 'root:fudbuddy-api', '--mode', '0640', '--reload', API_UNIT];
+const writeTokens = (tokens: string[]): Promise<Run> => runOk('write-secret-file.sh', tokenFileArgs, renderTokenFile(tokens, 'api.tokens'));
+const apiPid = async (): Promise<string> => (await host.ssh('cat /run/standin-systemd/fudbuddy-api.service.pid')).stdout.trim();
 
 const firewallArgs = (): string[] => [
   '--ssh-port',
@@ -232,12 +246,15 @@ describe('host scripts over real SSH on a throwaway Debian host (stand-ins: syst
     expect((await runOk('install-unit.sh', [STUB_UNIT], modelStubUnit({ hostname: 'gpu-test-1' }))).result).toBe('unchanged');
   }, 180_000);
 
-  it('inference API: bundle, prompts, 0600 env, unit bound to the (stand-in) tailnet address after upstream health', async () => {
+  it('inference API: bundle, prompts, 0600 env, 0640 token file, unit bound to the (stand-in) tailnet address after upstream health', async () => {
     const remote = await stage(API_BUNDLE, 'api', hashFile(API_BUNDLE), '.mjs');
     expect((await runOk('install-file.sh', [remote, '/opt/fudbuddy/api/server.mjs', '--restart', API_UNIT])).result).toBe('changed');
     const prompts = path.join(work, 'prompts');
     const premote = await stage(prompts, 'prompts', hashDir(prompts));
     expect((await runOk('install-file.sh', [premote, '/opt/fudbuddy/prompts', '--reload', API_UNIT])).result).toBe('changed');
+    const tokens = await writeTokens([API_TOKEN]);
+    expect(tokens.result).toBe('changed');
+    expect(tokens.stdout + tokens.stderr).not.toContain(API_TOKEN);
     const env = await runOk('write-secret-file.sh', ['/etc/fudbuddy/api.env', '--restart', API_UNIT], apiEnvFile());
     expect(env.result).toBe('changed');
     const unitText = apiUnit({ hostname: 'gpu-test-1', bindAddress: host.host, port: 8001, addressMode: 'tailscale', modelUnit: STUB_UNIT });
@@ -247,7 +264,17 @@ describe('host scripts over real SSH on a throwaway Debian host (stand-ins: syst
     const envPath = path.join(host.rootDir, 'etc/fudbuddy/api.env');
     const st = statSync(envPath);
     expect([st.mode & 0o777, st.uid, st.gid]).toEqual([0o600, 0, 0]);
-    expect(parseEnvFile(readFileSync(envPath, 'utf8'))).toMatchObject({ HOST: host.host, PORT: '8001', API_TOKENS: API_TOKEN });
+    const envVars = parseEnvFile(readFileSync(envPath, 'utf8'));
+    expect(envVars).toMatchObject({ HOST: host.host, PORT: '8001', API_TOKENS_FILE: TOKENS_PATH });
+    expect(envVars).not.toHaveProperty('API_TOKENS');
+    expect(readFileSync(envPath, 'utf8')).not.toContain(API_TOKEN);
+    // The token file: readable by the service's group, by no one else; its directory likewise.
+    const gid = Number(/^fudbuddy-api:x:\d+:(\d+):/m.exec(readFileSync(path.join(host.rootDir, 'etc/passwd'), 'utf8'))?.[1]);
+    const tst = statSync(path.join(host.rootDir, TOKENS_PATH));
+    expect([tst.mode & 0o777, tst.uid, tst.gid]).toEqual([0o640, 0, gid]);
+    const dst = statSync(path.join(host.rootDir, 'etc/fudbuddy-api'));
+    expect([dst.mode & 0o777, dst.uid, dst.gid]).toEqual([0o750, 0, gid]);
+    expect(statSync(path.join(host.rootDir, 'etc/fudbuddy')).mode & 0o777).toBe(0o750);
 
     // From this machine, through the real firewall: healthz open, models behind the bearer token.
     const base = `http://${host.host}:8001`;
@@ -291,6 +318,7 @@ describe('host scripts over real SSH on a throwaway Debian host (stand-ins: syst
       await runOk('tailscale-install.sh'),
       await runOk('tailscale-up.sh', ['--hostname', 'gpu-test-1', '--advertise-tags', 'tag:gpu'], TS_KEY),
       await runOk('install-file.sh', [await stage(API_BUNDLE, 'api', hashFile(API_BUNDLE), '.mjs'), '/opt/fudbuddy/api/server.mjs', '--restart', API_UNIT]),
+      await writeTokens([API_TOKEN]),
       await runOk('write-secret-file.sh', ['/etc/fudbuddy/api.env', '--restart', API_UNIT], apiEnvFile()),
       await runOk('install-unit.sh', [API_UNIT], apiUnit({ hostname: 'gpu-test-1', bindAddress: host.host, port: 8001, addressMode: 'tailscale', modelUnit: STUB_UNIT })),
     ];
@@ -299,16 +327,58 @@ describe('host scripts over real SSH on a throwaway Debian host (stand-ins: syst
     expect(restarts.stdout).not.toContain(API_UNIT);
   }, 240_000);
 
-  it('an env change restarts the API (new token accepted, old refused)', async () => {
+  it('a token rotation reloads the API in place (same PID, no restart): new token accepted, old refused, streams run on', async () => {
     const newToken = 'api-token-rotated-2b8e6d0a4c9f1e37';
-    const content = renderEnvFile(
-      apiEnv({ bindAddress: host.host, port: 8001, upstreamModel: 'fudbuddy-test', upstreamApiKey: STUB_KEY, tokens: [newToken], promptsDir: '/opt/fudbuddy/prompts' }),
-    );
-    const r = await runOk('write-secret-file.sh', ['/etc/fudbuddy/api.env', '--restart', API_UNIT], content);
+    const base = `http://${host.host}:8001`;
+    const status = async (token: string) => (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const pid = await apiPid();
+    const restarts = async () => (await host.ssh('cat /var/log/standin-systemd/restarts.log 2>/dev/null || true')).stdout;
+    const restartsBefore = await restarts();
+    const envBefore = readFileSync(path.join(host.rootDir, 'etc/fudbuddy/api.env'), 'utf8');
+    expect(await status(newToken)).toBe(401);
+
+    // Step 1 (overlap): new + old accepted. A stream with the old token is running meanwhile.
+    const stream = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 16 }),
+    });
+    expect(stream.status).toBe(200);
+    const overlap = await writeTokens([newToken, API_TOKEN]);
+    expect(overlap.stdout).toContain(`reloaded: ${API_UNIT}`);
+    expect(overlap.stdout).not.toContain('restarted');
+    expect(overlap.stdout + overlap.stderr).not.toContain(newToken);
+    expect(await waitUntil(async () => (await status(newToken)) === 200)).toBe(true);
+    expect(await status(API_TOKEN)).toBe(200);
+    const body = await stream.text();
+    expect(body.trimEnd().endsWith('data: [DONE]')).toBe(true);
+
+    // Step 3 (next run): the old token is dropped.
+    const drop = await writeTokens([newToken]);
+    expect(drop.stdout).toContain(`reloaded: ${API_UNIT}`);
+    expect(await waitUntil(async () => (await status(API_TOKEN)) === 401)).toBe(true);
+    expect(await status(newToken)).toBe(200);
+
+    // Same process all along; the env file untouched; no restart recorded; a re-run changes nothing.
+    expect(await apiPid()).toBe(pid);
+    expect(await restarts()).toBe(restartsBefore);
+    expect(readFileSync(path.join(host.rootDir, 'etc/fudbuddy/api.env'), 'utf8')).toBe(envBefore);
+    expect((await writeTokens([newToken])).result).toBe('unchanged');
+    const journal = readFileSync(path.join(host.rootDir, 'var/log/standin-systemd', `${API_UNIT}.log`), 'utf8');
+    expect(journal).toContain('bearer tokens reloaded');
+    for (const t of [newToken, API_TOKEN]) expect(journal).not.toContain(t);
+    // Put the original token back for the tests after this one.
+    await writeTokens([API_TOKEN]);
+    expect(await waitUntil(async () => (await status(API_TOKEN)) === 200)).toBe(true);
+  }, 120_000);
+
+  it('an env change still restarts the API', async () => {
+    const pid = await apiPid();
+    const r = await runOk('write-secret-file.sh', ['/etc/fudbuddy/api.env', '--restart', API_UNIT], apiEnvFile({ LOG_LEVEL: 'debug' }));
     expect(r.stdout).toContain(`restarted: ${API_UNIT}`);
-    const base = `http://${host.host}:8001/v1/models`;
-    expect((await fetch(base, { headers: { authorization: `Bearer ${newToken}` } })).status).toBe(200);
-    expect((await fetch(base, { headers: { authorization: `Bearer ${API_TOKEN}` } })).status).toBe(401);
+    expect(await apiPid()).not.toBe(pid);
+    const models = await fetch(`http://${host.host}:8001/v1/models`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    expect(models.status).toBe(200);
   }, 120_000);
 
   it('refuses staged copies someone else made in world-writable /var/tmp', async () => {

@@ -65,12 +65,17 @@ describe('public stack (mock engine)', () => {
     const origin = binding('ORIGIN_TOKEN');
     expect(origin?.type).toBe('secret_text');
     expect(unwrap(origin?.text)).toBe(MARK.serviceToken);
-    // The API env file goes to the host on stdin of a secret step; the tokens are in it.
-    const envSteps = run.resources.filter((r) => r.type === 'command:remote:Command' && plainText(r.inputs).includes('api') && unwrap(r.inputs.stdin) !== undefined);
-    const apiEnv = envSteps.map((r) => String(unwrap(r.inputs.stdin))).find((t) => t.includes('API_TOKENS='));
-    expect(apiEnv, 'an API env file with API_TOKENS').toBeDefined();
-    const tokens = /API_TOKENS=(.*)/.exec(apiEnv!)![1]!.replace(/^["']|["']$/g, '').split(',');
+    // The API's tokens go to the host on stdin of a secret step, into their own file (API_TOKENS_FILE; a change
+    // reloads the API, no restart); the API env file only names that file.
+    const tokenSteps = run.resources.filter((r) => r.type === 'command:remote:Command' && String(r.inputs.create).includes('write-secret-file.sh /etc/fudbuddy-api/tokens '));
+    expect(tokenSteps, 'one step writing the API token file').toHaveLength(1);
+    expect(String(tokenSteps[0]!.inputs.create)).toContain('--reload fudbuddy-api.service');
+    expect(isSecretEnvelope(tokenSteps[0]!.inputs.stdin)).toBe(true);
+    const tokens = String(unwrap(tokenSteps[0]!.inputs.stdin)).split('\n').filter((l) => l !== '' && !l.startsWith('#'));
     expect(tokens).toEqual([MARK.serviceToken, MARK.serviceTokenPrevious]);
+    const apiEnv = run.resources.map((r) => String(unwrap(r.inputs.stdin) ?? '')).find((t) => t.includes('API_TOKENS_FILE='));
+    expect(apiEnv).toContain("API_TOKENS_FILE='/etc/fudbuddy-api/tokens'");
+    expect(apiEnv).not.toContain(MARK.serviceToken);
   });
 
   it('binds the JWT keys (current and previous), Durable Objects and the v1 migration', () => {

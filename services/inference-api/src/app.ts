@@ -23,6 +23,8 @@ export interface AppHandle {
   ctx: AppContext;
   /** The request listener for http.createServer: chat routes straight to the lean path, the rest to Express. */
   listener: (req: IncomingMessage, res: ServerResponse) => void;
+  /** SIGHUP: re-reads the prompts and the bearer token files; running requests are untouched. */
+  reload(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,7 +76,12 @@ export function createApp(config: Config, opts: AppOptions = {}): AppHandle {
     app,
     ctx,
     listener,
+    reload: async () => {
+      for (const t of ctx.tokenSources) t.reload();
+      await ctx.prompts.loadAll();
+    },
     close: async () => {
+      for (const t of ctx.tokenSources) t.close();
       ctx.prompts.close();
       await ctx.upstream.close();
     },

@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { readTokenFile } from './token-file.js';
 import { VERSION } from './version.js';
 
 const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -22,9 +23,16 @@ const bool = (def: boolean) =>
     .transform((v) => (v === undefined ? def : ['true', '1', 'yes'].includes(v)));
 
 const tokenList = z
-  .string({ message: 'is required (comma-separated bearer tokens, at least 16 characters each)' })
+  .string()
   .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
   .pipe(z.array(z.string().min(16, 'each token must be at least 16 characters')).min(1, 'needs at least one token'));
+
+const tokenFilePath = z
+  .string()
+  .trim()
+  .min(1)
+  .optional()
+  .transform((p) => (p ? path.resolve(p) : undefined));
 
 const byteSize = z
   .string()
@@ -56,8 +64,12 @@ export const envSchema = z.object({
   UPSTREAM_API_KEY: z.string().optional().transform((v) => v || undefined),
   UPSTREAM_CLIENT: z.enum(['undici', 'openai'], { message: 'must be undici or openai' }).optional().transform((v) => v ?? 'undici'),
   UPSTREAM_MODEL: z.string().trim().min(1).optional().transform((v) => v ?? 'fudbuddy'),
-  API_TOKENS: tokenList,
+  // Exactly one of API_TOKENS / API_TOKENS_FILE (checked in loadConfig). The file is re-read on SIGHUP and on
+  // change, so a token rotation needs no restart.
+  API_TOKENS: tokenList.optional(),
+  API_TOKENS_FILE: tokenFilePath,
   METRICS_TOKENS: tokenList.optional(),
+  METRICS_TOKENS_FILE: tokenFilePath,
   PROMPTS_DIR: z
     .string()
     .optional()
@@ -79,9 +91,21 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_MS: int(30_000, 0, 3_600_000),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join('|')}` }).optional().transform((v) => v ?? 'info'),
   LOG_CONTENT: bool(false),
+}).superRefine((v, ctx) => {
+  // Tokens from the variable or from a file: exactly one source for the API, at most one for /metrics.
+  for (const [key, required] of [['API_TOKENS', true], ['METRICS_TOKENS', false]] as const) {
+    const fileKey = `${key}_FILE` as const;
+    if (v[key] !== undefined && v[fileKey] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [fileKey], message: `set either ${key} or ${fileKey}, not both` });
+    } else if (required && v[key] === undefined && v[fileKey] === undefined) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `is required (comma-separated bearer tokens, at least 16 characters each), or set ${fileKey} to a file holding them` });
+    }
+  }
 });
 
-export type Config = z.output<typeof envSchema> & { version: string };
+type Parsed = z.output<typeof envSchema>;
+/** API_TOKENS holds the tokens in force at start, from the variable or read from API_TOKENS_FILE. */
+export type Config = Omit<Parsed, 'API_TOKENS'> & { API_TOKENS: string[]; version: string };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -100,7 +124,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = VERSI
     const lines = result.error.issues.map((i) => `${String(i.path[0] ?? 'config')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
-  return { ...result.data, version };
+  // A token file must be usable at start (there is no last good set to fall back on yet).
+  const lines: string[] = [];
+  const fromFile = (key: 'API_TOKENS_FILE' | 'METRICS_TOKENS_FILE'): string[] | undefined => {
+    const file = result.data[key];
+    if (file === undefined) return undefined;
+    try {
+      return readTokenFile(file);
+    } catch (err) {
+      lines.push(`${key}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const apiTokens = result.data.API_TOKENS ?? fromFile('API_TOKENS_FILE');
+  const metricsTokens = result.data.METRICS_TOKENS ?? fromFile('METRICS_TOKENS_FILE');
+  if (lines.length > 0 || !apiTokens) throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  return { ...result.data, API_TOKENS: apiTokens, METRICS_TOKENS: metricsTokens, version };
 }
 
 /** Test helper: a complete config from a few overrides, validated like the real thing. */

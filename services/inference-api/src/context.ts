@@ -1,10 +1,10 @@
 // Everything a route needs, built once per app instance.
 import type { Config } from './config.js';
-import { TokenSet } from './auth.js';
 import { InflightGate, RateLimiter } from './limits.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PromptStore } from './prompts.js';
+import { FileTokens, StaticTokens, type TokenChecker, type TokenSource } from './token-file.js';
 import { UndiciUpstream, type UpstreamClient } from './upstream.js';
 import { OpenAIUpstream } from './upstream-openai.js';
 import { makeChatBodySchema } from './validate.js';
@@ -18,8 +18,11 @@ export interface AppContext {
   gate: InflightGate;
   clientLimiter: RateLimiter;
   ipLimiter: RateLimiter;
-  apiTokens: TokenSet;
-  metricsTokens: TokenSet;
+  apiTokens: TokenSource;
+  /** The metrics tokens, or the API tokens (live, so a rotation applies to both) when none are configured. */
+  metricsTokens: TokenChecker;
+  /** Token sets that reload (on SIGHUP and on file change); static ones are no-ops. */
+  tokenSources: TokenSource[];
   chatSchema: ReturnType<typeof makeChatBodySchema>;
   startedAt: number;
   state: { draining: boolean; active: number };
@@ -57,6 +60,10 @@ export function createContext(config: Config, log: Logger): AppContext {
       });
     return pending;
   };
+  const tokens = (variable: 'API_TOKENS_FILE' | 'METRICS_TOKENS_FILE', file: string | undefined, initial: string[]): TokenSource =>
+    file ? new FileTokens(file, variable, initial, log) : new StaticTokens(initial);
+  const apiTokens = tokens('API_TOKENS_FILE', config.API_TOKENS_FILE, config.API_TOKENS);
+  const metricsTokens = config.METRICS_TOKENS ? tokens('METRICS_TOKENS_FILE', config.METRICS_TOKENS_FILE, config.METRICS_TOKENS) : undefined;
   return {
     config,
     log,
@@ -69,8 +76,9 @@ export function createContext(config: Config, log: Logger): AppContext {
     }),
     clientLimiter: new RateLimiter(config.RATE_LIMIT_RPM),
     ipLimiter: new RateLimiter(config.IP_RATE_LIMIT_RPM),
-    apiTokens: new TokenSet(config.API_TOKENS),
-    metricsTokens: new TokenSet(config.METRICS_TOKENS ?? config.API_TOKENS),
+    apiTokens,
+    metricsTokens: metricsTokens ?? apiTokens,
+    tokenSources: metricsTokens ? [apiTokens, metricsTokens] : [apiTokens],
     chatSchema: makeChatBodySchema(config.MAX_MESSAGES),
     startedAt: Date.now(),
     state: { draining: false, active: 0 },

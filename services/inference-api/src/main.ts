@@ -1,5 +1,5 @@
 // Entry point (`npm run api`, or `node server.mjs` from the bundle): config from the environment, SIGHUP reloads
-// prompts, SIGTERM/SIGINT drain and exit 0.
+// prompts and the token files (API_TOKENS_FILE, METRICS_TOKENS_FILE), SIGTERM/SIGINT drain and exit 0.
 import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './server.js';
 import { VERSION } from './version.js';
@@ -8,7 +8,7 @@ import { VERSION } from './version.js';
 // well-known local token so `npm run stub` + `npm run api` work out of the box. The deployed unit never sets it.
 export const DEV_TOKEN = 'fudbuddy-local-dev-token';
 const env = { ...process.env };
-if (env.FUDBUDDY_DEV === '1' && !env.API_TOKENS && ['127.0.0.1', 'localhost', '::1'].includes(env.HOST || '127.0.0.1')) {
+if (env.FUDBUDDY_DEV === '1' && !env.API_TOKENS && !env.API_TOKENS_FILE && ['127.0.0.1', 'localhost', '::1'].includes(env.HOST || '127.0.0.1')) {
   env.API_TOKENS = DEV_TOKEN;
   console.warn(`fudbuddy-api: API_TOKENS unset; dev mode on loopback accepts "Authorization: Bearer ${DEV_TOKEN}"`);
 }
@@ -33,8 +33,8 @@ try {
 }
 
 process.on('SIGHUP', () => {
-  server.ctx.log.info('SIGHUP: reloading prompts');
-  void server.ctx.prompts.loadAll();
+  server.ctx.log.info('SIGHUP: reloading prompts and token files');
+  void server.reload();
 });
 const stop = (signal: string) => {
   server.ctx.log.info({ signal }, 'shutting down');

@@ -18,6 +18,7 @@ export async function startServer(config: Config, opts: AppOptions = {}): Promis
   const { ctx } = handle;
   await ctx.prompts.loadAll();
   ctx.prompts.watch();
+  for (const t of ctx.tokenSources) t.watch();
   void ctx.upstreamHealthy();
 
   const server = http.createServer(handle.listener);

@@ -1,0 +1,156 @@
+// Token rotation on the deployable artifact: dist/server.mjs run with plain `node` as a child process, tokens in
+// API_TOKENS_FILE, a real SIGHUP (what `systemctl reload fudbuddy-api` sends). The file is a symlink into another
+// directory, so the directory watcher cannot see the edits and only the signal can make the process re-read it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startStub, type StubHandle } from '../../services/model-stub/src/stub.js';
+import { readSse, ROOT, TOKEN, TOKEN_B, tempPromptsDir, waitFor } from './helpers.js';
+
+const BUNDLE = path.join(ROOT, 'services/inference-api/dist/server.mjs');
+const TOKEN_NEW = 'rotated-token-nnnnnnnnnnnnnnnn';
+let dir: string;
+let stub: StubHandle;
+let promptsDir: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} missing: run \`node scripts/build.mjs api\` (tests/global-setup.ts does)`);
+  dir = mkdtempSync(path.join(tmpdir(), 'fud-rotation-'));
+  copyFileSync(BUNDLE, path.join(dir, 'server.mjs'));
+  stub = await startStub({ tokensPerSec: 20, completionTokens: 20 });
+  promptsDir = tempPromptsDir();
+});
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+afterAll(async () => {
+  await stub?.close();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(promptsDir, { recursive: true, force: true });
+});
+
+interface Child {
+  proc: ChildProcess;
+  stdout: string[];
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function spawnBundle(env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, ['server.mjs'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', UPSTREAM_BASE_URL: stub.baseURL, PROMPTS_DIR: promptsDir, LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(proc);
+  const stdout: string[] = [];
+  let stderr = '';
+  let partial = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    stdout.push(...parts.filter(Boolean));
+  });
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, stdout, stderr: () => stderr, exit };
+}
+
+/** Tokens live in `real/tokens`; the API is pointed at `link/tokens`, a symlink to it. */
+function symlinkedTokenFile(content: string): { real: string; link: string } {
+  const base = mkdtempSync(path.join(dir, 'tokens-'));
+  mkdirSync(path.join(base, 'real'));
+  mkdirSync(path.join(base, 'link'));
+  const real = path.join(base, 'real', 'tokens');
+  const link = path.join(base, 'link', 'tokens');
+  writeFileSync(real, content);
+  symlinkSync(real, link);
+  return { real, link };
+}
+
+const models = async (url: string, token: string) => (await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+describe('bundle: API_TOKENS_FILE reloaded on SIGHUP, no restart', () => {
+  it('a new token is accepted and a removed one refused after SIGHUP; a running stream finishes; a broken file keeps the set', async () => {
+    const { real, link } = symlinkedTokenFile(`${TOKEN}\n`);
+    const c = spawnBundle({ API_TOKENS_FILE: link });
+    const line = await waitFor(() => c.stdout.find((l) => l.includes('inference API listening')), 10_000, 25);
+    if (!line) throw new Error(`bundle did not start:\n${c.stdout.join('\n')}\n${c.stderr()}`);
+    const url = (JSON.parse(line) as { url: string }).url;
+    const pid = c.proc.pid;
+    expect(await models(url, TOKEN)).toBe(200);
+    expect(await models(url, TOKEN_NEW)).toBe(401);
+
+    // Step 1 of a rotation: the new token joins, the old one stays.
+    writeFileSync(real, `# overlap\n${TOKEN_NEW}\n${TOKEN}\n`);
+    // Without the signal nothing changes (the watcher sees only link/, which did not change).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await models(url, TOKEN_NEW)).toBe(401);
+    const reloads = () => c.stdout.filter((l) => l.includes('bearer tokens reloaded')).length;
+    c.proc.kill('SIGHUP');
+    expect(await waitFor(() => reloads() === 1, 5000)).toBe(true);
+    expect(await models(url, TOKEN_NEW)).toBe(200);
+    expect(await models(url, TOKEN)).toBe(200);
+
+    // A stream with the old token is running when the old token is dropped.
+    const stream = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    });
+    expect(stream.status).toBe(200);
+    writeFileSync(real, `${TOKEN_NEW}\n`);
+    c.proc.kill('SIGHUP');
+    expect(await waitFor(() => reloads() === 2, 5000)).toBe(true);
+    expect(stub.stats().active).toBe(1);
+    expect(await models(url, TOKEN)).toBe(401);
+    expect(await models(url, TOKEN_NEW)).toBe(200);
+    const events = await readSse(stream);
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(events.length).toBeGreaterThanOrEqual(21);
+
+    // A broken file (a token too short) and an empty one: the last good set stays, the errors name the variable.
+    writeFileSync(real, `${TOKEN_B}\nbroken-short\n`);
+    c.proc.kill('SIGHUP');
+    const failures = () => c.stdout.filter((l) => l.includes('keeping the last good tokens'));
+    expect(await waitFor(() => failures().length === 1, 5000)).toBe(true);
+    writeFileSync(real, '');
+    c.proc.kill('SIGHUP');
+    expect(await waitFor(() => failures().length === 2, 5000)).toBe(true);
+    expect(await models(url, TOKEN_NEW)).toBe(200);
+    expect(await models(url, TOKEN_B)).toBe(401);
+    expect(JSON.parse(failures()[0]!)).toMatchObject({ level: 50, variable: 'API_TOKENS_FILE', keeping: 1 });
+
+    // One process all along, and no token value in anything it wrote.
+    expect(c.proc.pid).toBe(pid);
+    expect(c.proc.exitCode).toBeNull();
+    c.proc.kill('SIGTERM');
+    expect(await c.exit).toBe(0);
+    const all = c.stdout.join('\n') + c.stderr();
+    for (const secret of [TOKEN, TOKEN_B, TOKEN_NEW, 'broken-short']) expect(all).not.toContain(secret);
+  });
+});
+
+describe('bundle: token file config errors at start', () => {
+  const cases: [string, () => Record<string, string>, RegExp][] = [
+    ['a missing file', () => ({ API_TOKENS_FILE: path.join(dir, 'no-such-dir', 'tokens') }), /API_TOKENS_FILE: cannot read .*ENOENT/],
+    ['an empty file', () => ({ API_TOKENS_FILE: symlinkedTokenFile('\n# none\n').real }), /API_TOKENS_FILE: .*no token/],
+    ['a short token', () => ({ API_TOKENS_FILE: symlinkedTokenFile(`${TOKEN}\ntoo-short-sec\n`).real }), /API_TOKENS_FILE: .*line 2: each token must be at least 16/],
+    ['both variables', () => ({ API_TOKENS: TOKEN, API_TOKENS_FILE: symlinkedTokenFile(TOKEN).real }), /API_TOKENS_FILE: set either API_TOKENS or API_TOKENS_FILE, not both/],
+    ['neither variable', () => ({}), /API_TOKENS: is required/],
+    ['a bad METRICS_TOKENS_FILE', () => ({ API_TOKENS: TOKEN, METRICS_TOKENS_FILE: path.join(dir, 'none') }), /METRICS_TOKENS_FILE: cannot read/],
+  ];
+  for (const [what, env, expected] of cases) {
+    it(`${what}: exits 2, stderr names the variable, no token shown`, async () => {
+      const c = spawnBundle(env());
+      expect(await c.exit).toBe(2);
+      expect(c.stderr()).toMatch(expected);
+      expect(c.stderr()).not.toContain('too-short-sec');
+      expect(c.stderr()).not.toContain(TOKEN);
+      expect(c.stdout.some((l) => l.includes('listening'))).toBe(false);
+    });
+  }
+});
