@@ -81,6 +81,8 @@ export class GpuHost extends pulumi.ComponentResource {
       triggers: pulumi.Input<unknown>[];
       dependsOn: pulumi.Resource[];
       stdin?: pulumi.Input<string>;
+      /** Runs on destroy only where replacing the step can never happen (constant inputs): see the teardown step. */
+      delete?: pulumi.Input<string>;
       /** Secret on stdin: no logging, stdout/stderr stored as secrets. */
       secret?: boolean;
       connection?: typeof connection;
@@ -92,6 +94,7 @@ export class GpuHost extends pulumi.ComponentResource {
         {
           connection: s.connection ?? connection,
           create: s.create,
+          delete: s.delete,
           triggers: s.triggers,
           stdin: s.stdin === undefined ? undefined : s.secret ? pulumi.secret(s.stdin) : s.stdin,
           logging: s.secret ? 'none' : 'stdoutAndStderr',
@@ -421,6 +424,16 @@ export class GpuHost extends pulumi.ComponentResource {
       // Through tokenSteps, whatever depends on the API (the Worker) waits until the hosts accept a new token.
       dependsOn: [installApi, installPrompts, envFile, ...tokenSteps, modelService, firewall],
       customTimeouts: { create: '30m', update: '30m' },
+    });
+
+    // Teardown: a step whose inputs never change, so it is never replaced; its delete runs only on `pulumi destroy`
+    // or when this host leaves the stack, and stops/removes the services and config installed above (a delete on
+    // the install steps themselves would also run on every replacement and take the service down).
+    step('teardown', {
+      create: 'true',
+      delete: scriptCommand(user, 'teardown.sh'),
+      triggers: [],
+      dependsOn: [installScripts, this.apiService],
     });
 
     this.apiUrl = pulumi.interpolate`http://${this.apiBindAddress}:${apiPort}`;

@@ -190,11 +190,24 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
     expect(byName('prod-base').inputs.triggers).toEqual([scriptHash('base-setup.sh')]);
     // A different bundle is a different key (and staging path): the copy and the install re-run together.
     expect(stageKey(hashDir(promptsDir), 'install-file.sh')).not.toBe(apiKey);
-    for (const r of resources.filter((x) => x.type === 'command:remote:Command')) {
+    // Except the teardown step, whose inputs must stay constant (see its own test).
+    for (const r of resources.filter((x) => x.type === 'command:remote:Command' && !x.name.endsWith('-teardown'))) {
       const triggers = r.inputs.triggers as unknown[];
       expect(triggers?.length, r.name).toBeGreaterThan(0);
       expect(String(plain(triggers[0])), r.name).toMatch(/^[0-9a-f]{64}$/);
     }
+  });
+
+  it('destroy tears down through one constant-input step; no other step deletes anything', () => {
+    const teardown = byName('prod-teardown');
+    expect(teardown.type).toBe('command:remote:Command');
+    expect(String(teardown.inputs.delete)).toContain('/opt/fudbuddy/bin/teardown.sh');
+    // Constant inputs: nothing can ever replace it (a replacement would run its delete and stop the services).
+    expect(teardown.inputs.create).toBe('true');
+    expect(teardown.inputs.triggers ?? []).toEqual([]);
+    expect(deps.get('prod-teardown')).toEqual(expect.arrayContaining(['prod-scripts', 'prod-api-unit']));
+    const deleters = resources.filter((r) => r.name.startsWith('prod-') && r.inputs.delete !== undefined).map((r) => r.name);
+    expect(deleters).toEqual(['prod-teardown']);
   });
 
   it('binds the API to the tailnet address and vLLM to loopback, with TP = every GPU', async () => {
@@ -239,7 +252,9 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
 
   it('a non-root SSH user runs every step through sudo -n', () => {
     for (const r of resources.filter((x) => x.type === 'command:remote:Command' && x.name.startsWith('prod-'))) {
-      expect(String(r.inputs.create), r.name).toMatch(/^sudo -n bash \//);
+      // The teardown step's work is its delete command (its create is a no-op).
+      const command = r.name.endsWith('-teardown') ? r.inputs.delete : r.inputs.create;
+      expect(String(command), r.name).toMatch(/^sudo -n bash \//);
     }
   });
 });
