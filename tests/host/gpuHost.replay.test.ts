@@ -79,6 +79,8 @@ async function replay(): Promise<{ name: string; out: string }[]> {
     if (r.type === 'command:remote:CopyToRemote') {
       await host.copyTo(await assetPath(r.inputs.source), String(r.inputs.remotePath));
     } else if (r.type === 'command:remote:Command') {
+      // The teardown step's create is a no-op; its delete (what `pulumi destroy` runs) has its own test below.
+      if (r.name.endsWith('-teardown')) continue;
       const res = await host.ssh(String(r.inputs.create), { stdin: r.inputs.stdin === undefined ? undefined : String(plain(r.inputs.stdin)), timeoutMs: 180_000 });
       if (res.code !== 0) throw new Error(`${r.name} failed (${res.code}): ${res.stdout}\n${res.stderr}`);
       results.push({ name: r.name, out: res.stdout });
@@ -121,7 +123,8 @@ afterAll(async () => {
 describe("GpuHost's command graph replayed over real SSH (mock engine, stand-in systemctl)", () => {
   it('the first pass provisions the host: the API answers through the firewall', async () => {
     expect(order.length).toBeGreaterThan(10);
-    expect(order.findIndex((r) => r.name === 'replay-api-unit')).toBe(order.length - 1);
+    const working = order.filter((r) => !r.name.endsWith('-teardown'));
+    expect(working.findIndex((r) => r.name === 'replay-api-unit')).toBe(working.length - 1);
     const results = await replay();
     expect(results.find((r) => r.name === 'replay-api-unit')?.out).toContain('started fudbuddy-api.service');
     expect(apiUrl).toBe(`http://${host.host}:8001`);
@@ -137,5 +140,21 @@ describe("GpuHost's command graph replayed over real SSH (mock engine, stand-in 
     for (const r of results) expect(r.out, r.name).toContain('FUDBUDDY_RESULT=unchanged');
     expect((await host.ssh('cat /run/standin-systemd/fudbuddy-api.service.pid')).stdout.trim()).toBe(before);
     expect((await fetch(`${apiUrl}/healthz`)).status).toBe(200);
+  }, 300_000);
+
+  it("destroy: the teardown step's delete stops and removes the services and config, and is idempotent", async () => {
+    const teardown = order.find((r) => r.name === 'replay-teardown');
+    expect(teardown, 'a teardown step').toBeDefined();
+    const first = await host.ssh(String(teardown!.inputs.delete), { timeoutMs: 120_000 });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('changed: removed fudbuddy-api.service');
+    expect(first.stdout).toContain('changed: removed fudbuddy-model-stub.service');
+    expect(first.stdout).toContain('FUDBUDDY_RESULT=changed');
+    await expect(fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(5000) })).rejects.toThrow();
+    const left = await host.ssh('ls /etc/systemd/system | grep -E "^(fudbuddy|vllm)" || true; ls -d /etc/fudbuddy /etc/fudbuddy-api /opt/fudbuddy/api 2>/dev/null || true');
+    expect(left.stdout.trim()).toBe('');
+    const second = await host.ssh(String(teardown!.inputs.delete), { timeoutMs: 120_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('FUDBUDDY_RESULT=unchanged');
   }, 300_000);
 });
