@@ -8,7 +8,8 @@
 //   2. time to first token for streams, sequential requests: stub direct vs each API variant → added TTFT;
 //   3. the most concurrent streams the API holds with every chunk delivered (ramp until a stream loses a chunk);
 //   4. API RSS: idle, after the load, peak while holding streams.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -100,13 +101,15 @@ interface WrkResult {
   errors: number;
 }
 
-function wrk(url: string, connections: number, seconds: number): WrkResult {
+// Async on purpose: while wrk runs, this process must keep draining the services' stdout pipes (request logs), or
+// a full pipe stalls their log writes and the tail latency measures that instead of the gateway.
+async function wrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
   const script = path.join(tmp, 'post.lua');
   writeFileSync(
     script,
     `wrk.method = "POST"\nwrk.body = [[${BODY}]]\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${TOKEN}"\n`,
   );
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
+  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
   const ms = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
   const pct = (p: string) => {
     const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
@@ -225,11 +228,11 @@ async function main(): Promise<void> {
   // someone else's work hits every target alike instead of one of them.
   const latency: Record<string, Record<number, WrkResult>> = {};
   for (const c of [1, 64]) {
-    for (const [, url] of targets) wrk(`${url}/v1/chat/completions`, c, 1); // warm-up: JIT, keep-alive pools
+    for (const [, url] of targets) await wrk(`${url}/v1/chat/completions`, c, 1); // warm-up: JIT, keep-alive pools
     const rounds: Record<string, WrkResult[]> = {};
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, url] of targets) {
-        const r = wrk(`${url}/v1/chat/completions`, c, DURATION_S);
+        const r = await wrk(`${url}/v1/chat/completions`, c, DURATION_S);
         (rounds[name] ??= []).push(r);
         console.log(`non-stream c=${c} round ${round + 1} ${name.padEnd(22)} p50 ${f(r.p50, 3)} ms  p99 ${f(r.p99, 3)} ms  ${f(r.rps, 0)} req/s  errors ${r.errors}`);
       }
