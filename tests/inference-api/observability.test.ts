@@ -2,6 +2,7 @@
 // bearer tokens (unless LOG_CONTENT=true).
 import { afterEach, describe, expect, it } from 'vitest';
 import { readSse, startStack, TOKEN, type Stack } from './helpers.js';
+import { API_METRICS_CONTRACT } from '../support/contracts.js';
 
 const stacks: Stack[] = [];
 afterEach(async () => {
@@ -13,19 +14,7 @@ async function stack(env: Record<string, string | number> = {}) {
   return s;
 }
 
-const CONTRACT = [
-  'fudbuddy_api_requests_total',
-  'fudbuddy_api_request_duration_seconds',
-  'fudbuddy_api_ttft_seconds',
-  'fudbuddy_api_tokens_total',
-  'fudbuddy_api_inflight_requests',
-  'fudbuddy_api_queue_length',
-  'fudbuddy_api_upstream_errors_total',
-  'fudbuddy_api_rate_limited_total',
-  'fudbuddy_api_upstream_up',
-  'fudbuddy_api_prompt_reload_errors_total',
-  'fudbuddy_api_build_info',
-];
+const CONTRACT = API_METRICS_CONTRACT;
 
 const SECRET_CONTENT = 'my-secret-craving-for-durian-pancakes';
 

@@ -163,6 +163,9 @@ describe('reload without a restart (real HTTP on loopback)', () => {
     expect(failures.map((l) => String(l.err)).join('\n')).toMatch(/line 2: each token must be at least 16 characters[\s\S]*no token[\s\S]*ENOENT/);
     const all = s.logs.join('\n');
     for (const secret of [TOKEN, TOKEN_B, TOKEN_C, 'short-leaked']) expect(all).not.toContain(secret);
+    // Ops see it without reading logs: every failed reload is counted (alert FudbuddyTokenReloadFailed).
+    const metrics = await (await fetch(`${s.api.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(Number(/^fudbuddy_api_token_reload_errors_total (\d+)/m.exec(metrics)?.[1])).toBe(failures.length);
   });
 
   it('METRICS_TOKENS_FILE reloads the /metrics tokens; without it /metrics follows the live API tokens', async () => {

@@ -7,21 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStub, type StubHandle } from '../../services/model-stub/src/stub.js';
 import { randomToken, startApiBundle, startWorker, type Proc } from './live.js';
 import { dashboardExprs, loadAlertRules, loadFixture, metricNamesIn, parseExposition, seriesNames } from './support.js';
+import { API_METRICS_CONTRACT, EDGE_METRICS_CONTRACT } from '../support/contracts.js';
 
-const CONTRACT_API_METRICS = [
-  'fudbuddy_api_requests_total',
-  'fudbuddy_api_request_duration_seconds',
-  'fudbuddy_api_ttft_seconds',
-  'fudbuddy_api_tokens_total',
-  'fudbuddy_api_inflight_requests',
-  'fudbuddy_api_queue_length',
-  'fudbuddy_api_upstream_errors_total',
-  'fudbuddy_api_rate_limited_total',
-  'fudbuddy_api_upstream_up',
-  'fudbuddy_api_prompt_reload_errors_total',
-  'fudbuddy_api_build_info',
-];
-const CONTRACT_EDGE_METRICS = ['fudbuddy_edge_requests_total', 'fudbuddy_edge_origin_failures_total', 'fudbuddy_edge_breaker_open'];
+const CONTRACT_API_METRICS = API_METRICS_CONTRACT;
+const CONTRACT_EDGE_METRICS = EDGE_METRICS_CONTRACT;
 
 const ruleNames = new Set(loadAlertRules().flatMap((r) => [...metricNamesIn(r.expr)]));
 const dashNames = new Set(dashboardExprs().flatMap((e) => [...metricNamesIn(e)]));

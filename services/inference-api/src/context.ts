@@ -61,7 +61,7 @@ export function createContext(config: Config, log: Logger): AppContext {
     return pending;
   };
   const tokens = (variable: 'API_TOKENS_FILE' | 'METRICS_TOKENS_FILE', file: string | undefined, initial: string[]): TokenSource =>
-    file ? new FileTokens(file, variable, initial, log) : new StaticTokens(initial);
+    file ? new FileTokens(file, variable, initial, log, () => metrics.tokenReloadErrors.inc()) : new StaticTokens(initial);
   const apiTokens = tokens('API_TOKENS_FILE', config.API_TOKENS_FILE, config.API_TOKENS);
   const metricsTokens = config.METRICS_TOKENS ? tokens('METRICS_TOKENS_FILE', config.METRICS_TOKENS_FILE, config.METRICS_TOKENS) : undefined;
   return {

@@ -21,12 +21,14 @@ export function createMetrics(version: string, model: string) {
     rateLimited: new Counter({ name: 'fudbuddy_api_rate_limited_total', help: 'Requests refused by a rate limit.', labelNames: ['scope'] as const, registers }),
     upstreamUp: new Gauge({ name: 'fudbuddy_api_upstream_up', help: 'Last upstream health probe (1 = answered).', registers }),
     promptReloadErrors: new Counter({ name: 'fudbuddy_api_prompt_reload_errors_total', help: 'Prompt files that failed to (re)load.', registers }),
+    tokenReloadErrors: new Counter({ name: 'fudbuddy_api_token_reload_errors_total', help: 'Bearer token file reloads that failed (the last good tokens stay in force).', registers }),
     buildInfo: new Gauge({ name: 'fudbuddy_api_build_info', help: 'Build and model of this API.', labelNames: ['version', 'model'] as const, registers }),
   };
   m.buildInfo.set({ version, model }, 1);
   for (const kind of ['connect', 'timeout', 'status', 'stream'] as const) m.upstreamErrors.inc({ kind }, 0);
   for (const scope of ['client', 'ip'] as const) m.rateLimited.inc({ scope }, 0);
   m.promptReloadErrors.inc(0);
+  m.tokenReloadErrors.inc(0);
   m.inflight.set(0);
   m.queue.set(0);
   return m;

@@ -79,6 +79,8 @@ export class FileTokens implements TokenChecker {
     readonly variable: string,
     initial: readonly string[],
     private readonly log: Logger,
+    /** Counts failed reloads (fudbuddy_api_token_reload_errors_total: a rotation that did not take effect). */
+    private readonly onError: () => void = () => {},
   ) {
     this.set = new TokenSet(initial);
     this.count = initial.length;
@@ -97,7 +99,7 @@ export class FileTokens implements TokenChecker {
       this.log.info({ variable: this.variable, file: this.file, tokens: tokens.length }, 'bearer tokens reloaded');
       return true;
     } catch (err) {
-      // Logged at error level (journald; alert on it there): the metric names are a fixed cross-team contract.
+      this.onError();
       this.log.error(
         { variable: this.variable, err: (err as Error).message, keeping: this.count },
         'bearer token file reload failed; keeping the last good tokens',
