@@ -4,13 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { Miniflare } from 'miniflare';
+import { freshSecrets, startWorker as startEdgeWorker } from '../edge-worker/harness.js';
+import { freePort } from '../support/net.js';
 import { ROOT, SCRIPTS } from './support.js';
 
 export const API_BUNDLE = path.join(ROOT, 'services/inference-api/dist/server.mjs');
-export const WORKER_BUNDLE = path.join(ROOT, 'services/edge-worker/dist/worker.js');
 
 export interface Proc {
   url: string;
@@ -87,16 +86,6 @@ export function startMetricsProxy(env: Record<string, string>): Promise<Proc> {
   );
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A real Prometheus (Debian's /usr/bin/prometheus) with the given config file, loopback only. */
 export async function startPrometheus(configFile: string, dataDir: string): Promise<Proc> {
@@ -112,29 +101,8 @@ export async function startPrometheus(configFile: string, dataDir: string): Prom
 
 export const randomToken = (): string => randomBytes(24).toString('base64url');
 
-/** The edge Worker bundle in workerd with METRICS_TOKEN set (only /metrics is used here). */
+/** The edge Worker bundle in workerd with METRICS_TOKEN set (only /metrics is used here; no origin behind it). */
 export async function startWorker(metricsToken: string): Promise<{ url: string; close(): Promise<void> }> {
-  if (!existsSync(WORKER_BUNDLE)) throw new Error(`Worker bundle missing: node scripts/build.mjs worker (${WORKER_BUNDLE})`);
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: WORKER_BUNDLE,
-    compatibilityDate: '2026-04-01',
-    host: '127.0.0.1',
-    port: 0,
-    bindings: {
-      ORIGIN_URL: 'http://127.0.0.1:9',
-      ALLOWED_ORIGINS: 'http://localhost:5173',
-      CLIENT_IDS: 'fudbuddy-test',
-      ENVIRONMENT: 'test',
-      ORIGIN_TOKEN: randomToken(),
-      JWT_SIGNING_KEY: randomToken(),
-      METRICS_TOKEN: metricsToken,
-    },
-    durableObjects: {
-      QUOTA: { className: 'QuotaCounter', useSQLite: true },
-      STATS: { className: 'EdgeStats', useSQLite: true },
-    },
-  });
-  const url = (await mf.ready).href.replace(/\/$/, '');
-  return { url, close: () => mf.dispose() };
+  const worker = await startEdgeWorker({ bindings: { ORIGIN_URL: 'http://127.0.0.1:9' }, secrets: { ...freshSecrets(), METRICS_TOKEN: metricsToken } });
+  return { url: worker.url, close: () => worker.close() };
 }

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { renderPrometheusConfig } from '../../components/lib/monitoringConfig.js';
 import { startStub, type StubHandle } from '../../services/model-stub/src/stub.js';
-import { freePort, randomToken, startApiBundle, startMetricsProxy, startPrometheus, type Proc } from './live.js';
+import { freePort } from '../support/net.js';
+import { randomToken, startApiBundle, startMetricsProxy, startPrometheus, type Proc } from './live.js';
 import { dashboardExprs, grafanaToPromql, loadAlertRules, requireTool, RULE_FILES } from './support.js';
 
 requireTool('prometheus', 'prometheus');

@@ -1,21 +1,11 @@
 // Runs `npm run dev` (scripts/dev.mjs) on free loopback ports for the browser tests, and stops every
 // process it started (the whole process group) afterwards, also when a test fails.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { freePort } from '../../support/net.js';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface DevStack {
   webUrl: string;
