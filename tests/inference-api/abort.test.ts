@@ -1,18 +1,10 @@
 // Abort propagation: when the client leaves, the API drops the upstream request at once so the GPU stops generating.
 // The stub's own statistics show when its connection was closed.
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startStack, TOKEN, userMsg, waitFor, type Stack } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { stacksClosedAfterEach, TOKEN, userMsg, waitFor, type Stack } from './helpers.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-async function stack(env: Record<string, string | number> = {}, stubOpts = {}) {
-  const s = await startStack(env, stubOpts);
-  stacks.push(s);
-  return s;
-}
+const stack = stacksClosedAfterEach();
 
 /** Starts a request with a raw socket so the test controls exactly when the client disappears. */
 function rawRequest(s: Stack, body: unknown): { req: http.ClientRequest; firstBytes: Promise<string> } {

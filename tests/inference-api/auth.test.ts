@@ -1,19 +1,11 @@
 // Bearer auth on every /v1 request, several tokens at once for rotation overlap, and who may read /metrics.
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TokenSet, bearerFrom } from '../../services/inference-api/src/auth.js';
-import { startStack, TOKEN, TOKEN_B, userMsg, type Stack } from './helpers.js';
+import { stacksClosedAfterEach, TOKEN, TOKEN_B, userMsg, type Stack } from './helpers.js';
 import { assertSchema } from './schema.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-async function stack(env: Record<string, string>) {
-  const s = await startStack(env);
-  stacks.push(s);
-  return s;
-}
+const stack = stacksClosedAfterEach();
 const chat = (s: Stack, token: string | undefined) =>
   fetch(`${s.baseURL}/chat/completions`, {
     method: 'POST',

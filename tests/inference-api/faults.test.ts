@@ -1,18 +1,10 @@
 // Upstream faults: down, slow (timeouts), 500, cut mid-stream, refused connections. Always a clear error, never a hang.
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { readSse, startStack, TOKEN, userMsg, type Stack } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { readSse, stacksClosedAfterEach, TOKEN, userMsg, type Stack } from './helpers.js';
 import { assertSchema } from './schema.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-async function stack(env: Record<string, string | number> = {}, stubOpts = {}) {
-  const s = await startStack(env, stubOpts);
-  stacks.push(s);
-  return s;
-}
+const stack = stacksClosedAfterEach();
 const metricsText = async (s: Stack) => (await fetch(`${s.api.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
 const errorOf = async (res: Response) => {
   const body = (await res.json()) as { error: { code: string; type: string } };

@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 import { configFrom } from '../../services/inference-api/src/config.js';
 import { startServer, type ServerHandle } from '../../services/inference-api/src/server.js';
 import { startStub, type StubHandle, type StubOptions } from '../../services/model-stub/src/stub.js';
@@ -65,6 +66,24 @@ export async function startStack(
       await stub.close();
       rmSync(promptsDir, { recursive: true, force: true });
     },
+  };
+}
+
+type StackEnv = Record<string, string | number | undefined>;
+
+/**
+ * For a test file: a `stack()` starter whose stacks are all closed after each test (also when it fails).
+ * `defaults` apply to every stack it starts; per-call values override them.
+ */
+export function stacksClosedAfterEach(defaults: { env?: StackEnv; stub?: StubOptions } = {}): (env?: StackEnv, stubOpts?: StubOptions) => Promise<Stack> {
+  const open: Stack[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return async (env = {}, stubOpts = {}) => {
+    const s = await startStack({ ...defaults.env, ...env }, { ...defaults.stub, ...stubOpts });
+    open.push(s);
+    return s;
   };
 }
 

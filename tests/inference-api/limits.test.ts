@@ -1,18 +1,10 @@
 // Per-client and per-IP rate limits (429 + Retry-After) and the in-flight cap with its short queue (503 + Retry-After).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InflightGate, QueueFullError, QueueTimeoutError, RateLimiter } from '../../services/inference-api/src/limits.js';
-import { startStack, userMsg, waitFor, type Stack } from './helpers.js';
+import { stacksClosedAfterEach, userMsg, waitFor, type Stack } from './helpers.js';
 import { assertSchema } from './schema.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-async function stack(env: Record<string, string | number>, stubOpts = {}) {
-  const s = await startStack(env, stubOpts);
-  stacks.push(s);
-  return s;
-}
+const stack = stacksClosedAfterEach();
 const metricsText = async (s: Stack) => (await fetch(`${s.api.url}/metrics`, { headers: { authorization: 'Bearer test-token-aaaaaaaaaaaaaaaa' } })).text();
 
 describe('rate limits', () => {

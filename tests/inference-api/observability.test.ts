@@ -1,18 +1,10 @@
 // /metrics carries exactly the contract's metric names; logs carry ids and timings but never message content or
 // bearer tokens (unless LOG_CONTENT=true).
-import { afterEach, describe, expect, it } from 'vitest';
-import { readSse, startStack, TOKEN, type Stack } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { readSse, stacksClosedAfterEach, TOKEN, type Stack } from './helpers.js';
 import { API_METRICS_CONTRACT } from '../support/contracts.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-async function stack(env: Record<string, string | number> = {}) {
-  const s = await startStack(env, { completionTokens: 6 });
-  stacks.push(s);
-  return s;
-}
+const stack = stacksClosedAfterEach({ stub: { completionTokens: 6 } });
 
 const CONTRACT = API_METRICS_CONTRACT;
 

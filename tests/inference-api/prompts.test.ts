@@ -1,18 +1,10 @@
 // Prompt hot reload: edits apply without a restart; broken, empty or missing files keep the last good prompt.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startStack, TOKEN, userMsg, waitFor, type Stack } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { stacksClosedAfterEach, TOKEN, userMsg, waitFor, type Stack } from './helpers.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-async function stack() {
-  const s = await startStack();
-  stacks.push(s);
-  return s;
-}
+const stack = stacksClosedAfterEach();
 const systemSent = async (s: Stack, chatType: string) => {
   const res = await s.post('/v1/chat/completions', { ...userMsg(), chat_type: chatType });
   expect(res.status).toBe(200);

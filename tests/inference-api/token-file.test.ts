@@ -4,20 +4,16 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../services/inference-api/src/config.js';
 import { parseTokenText } from '../../services/inference-api/src/token-file.js';
-import { readSse, ROOT, startStack, TOKEN, TOKEN_B, userMsg, waitFor, type Stack } from './helpers.js';
+import { readSse, ROOT, stacksClosedAfterEach, TOKEN, TOKEN_B, userMsg, waitFor, type Stack } from './helpers.js';
 
 const TOKEN_C = 'test-token-cccccccccccccccc';
 const METRICS_TOKEN = 'metrics-token-mmmmmmmmmmmmmm';
 let dir: string;
-const stacks: Stack[] = [];
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'fud-tokens-'));
-});
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -35,11 +31,8 @@ function replaceAtomically(file: string, content: string): void {
   writeFileSync(tmp, content);
   renameSync(tmp, file);
 }
-async function stack(env: Record<string, string | undefined>, stubOpts = {}): Promise<Stack> {
-  const s = await startStack({ API_TOKENS: undefined, ...env }, stubOpts);
-  stacks.push(s);
-  return s;
-}
+// Token files replace API_TOKENS here: the helper's default token is switched off.
+const stack = stacksClosedAfterEach({ env: { API_TOKENS: undefined } });
 const status = async (s: Stack, token: string, p = '/v1/models') =>
   (await fetch(`${s.api.url}${p}`, { headers: { authorization: `Bearer ${token}` } })).status;
 const FAILED = 'bearer token file reload failed; keeping the last good tokens';

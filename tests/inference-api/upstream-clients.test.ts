@@ -1,22 +1,13 @@
 // Both upstream clients (undici, the default, and the openai SDK behind UPSTREAM_CLIENT=openai) behave the same for
 // the client: same responses, same errors for the same faults, same abort propagation. Plus the SSE splitter.
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sseData } from '../../services/inference-api/src/upstream.js';
-import { readSse, startStack, TOKEN, userMsg, waitFor, type Stack } from './helpers.js';
+import { readSse, stacksClosedAfterEach, TOKEN, userMsg, waitFor } from './helpers.js';
 import { assertSchema } from './schema.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-
 describe.each(['undici', 'openai'])('UPSTREAM_CLIENT=%s', (client) => {
-  async function stack(env: Record<string, string | number> = {}, stubOpts = {}) {
-    const s = await startStack({ UPSTREAM_CLIENT: client, ...env }, { completionTokens: 5, ...stubOpts });
-    stacks.push(s);
-    return s;
-  }
+  const stack = stacksClosedAfterEach({ env: { UPSTREAM_CLIENT: client }, stub: { completionTokens: 5 } });
   const code = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
 
   it('non-streaming and streaming replies conform and agree', async () => {
