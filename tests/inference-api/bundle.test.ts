@@ -1,69 +1,24 @@
 // The deployable artifact: dist/server.mjs run with plain `node` from a directory without node_modules, as a child
 // process — startup config errors, SIGTERM drain mid-stream, SIGHUP prompt reload, what reaches stdout.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStub, type StubHandle } from '../../services/model-stub/src/stub.js';
-import { ROOT, TOKEN, tempPromptsDir, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { bundleFixture, type BundleChild } from './bundle-process.js';
+import { TOKEN, waitFor } from './helpers.js';
 
-const BUNDLE = path.join(ROOT, 'services/inference-api/dist/server.mjs');
-let dir: string;
-let stub: StubHandle;
-let promptsDir: string;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} missing: run \`node scripts/build.mjs api\` (tests/global-setup.ts does)`);
-  dir = mkdtempSync(path.join(tmpdir(), 'fud-bundle-'));
-  copyFileSync(BUNDLE, path.join(dir, 'server.mjs'));
-  stub = await startStub({ tokensPerSec: 20, completionTokens: 20 });
-  promptsDir = tempPromptsDir();
-});
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-afterAll(async () => {
-  await stub?.close();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(promptsDir, { recursive: true, force: true });
-});
-
-interface Child {
-  proc: ChildProcess;
-  stdout: string[];
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function spawnBundle(env: Record<string, string>): Child {
-  // A clean environment: nothing from the test runner leaks in, and no node_modules anywhere near cwd.
-  const proc = spawn(process.execPath, ['server.mjs'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  const stdout: string[] = [];
-  let stderr = '';
-  let partial = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    stdout.push(...parts.filter(Boolean));
-  });
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  return { proc, stdout, stderr: () => stderr, exit };
-}
+const bundle = bundleFixture('fud-bundle-');
+const spawnBundle = (env: Record<string, string>): BundleChild => bundle.spawn(env);
 
 const goodEnv = (extra: Record<string, string> = {}) => ({
   PORT: '0',
-  UPSTREAM_BASE_URL: stub.baseURL,
+  UPSTREAM_BASE_URL: bundle.stub.baseURL,
   API_TOKENS: TOKEN,
-  PROMPTS_DIR: promptsDir,
+  PROMPTS_DIR: bundle.promptsDir,
   ...extra,
 });
 
-async function startBundle(extra: Record<string, string> = {}): Promise<Child & { url: string }> {
+async function startBundle(extra: Record<string, string> = {}): Promise<BundleChild & { url: string }> {
   const c = spawnBundle(goodEnv(extra));
   const line = await waitFor(() => c.stdout.find((l) => l.includes('inference API listening')), 10_000, 25);
   if (!line) throw new Error(`bundle did not start:\n${c.stdout.join('\n')}\n${c.stderr()}`);
@@ -72,7 +27,7 @@ async function startBundle(extra: Record<string, string> = {}): Promise<Child & 
 
 describe('bundle runs with plain node, no node_modules', () => {
   it('serves the SDK and /healthz', async () => {
-    expect(existsSync(path.join(dir, 'node_modules'))).toBe(false);
+    expect(existsSync(path.join(bundle.dir, 'node_modules'))).toBe(false);
     const c = await startBundle();
     expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
     const client = new OpenAI({ baseURL: `${c.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
@@ -131,18 +86,18 @@ describe('SIGTERM', () => {
 describe('SIGHUP', () => {
   it('reloads the prompts', async () => {
     const c = await startBundle();
-    writeFileSync(path.join(promptsDir, 'home.md'), 'Prompt after SIGHUP.');
+    writeFileSync(path.join(bundle.promptsDir, 'home.md'), 'Prompt after SIGHUP.');
     c.proc.kill('SIGHUP');
     expect(await waitFor(() => c.stdout.some((l) => l.includes('SIGHUP: reloading prompts')), 5000)).toBe(true);
     await waitFor(() => c.stdout.some((l) => l.includes('"chatType":"home"') && l.includes('prompt loaded')), 5000);
-    const before = stub.stats().requests;
+    const before = bundle.stub.stats().requests;
     await fetch(`${c.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}` },
       body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }),
     });
-    expect(stub.stats().requests).toBe(before + 1);
-    expect((stub.stats().bodies.at(-1) as { messages: { content: string }[] }).messages[0]?.content).toBe('Prompt after SIGHUP.');
+    expect(bundle.stub.stats().requests).toBe(before + 1);
+    expect((bundle.stub.stats().bodies.at(-1) as { messages: { content: string }[] }).messages[0]?.content).toBe('Prompt after SIGHUP.');
     c.proc.kill('SIGTERM');
     expect((await c.exit).code).toBe(0);
   });
@@ -186,7 +141,7 @@ describe('config errors at start', () => {
   });
 
   it('a taken port: exits 1 with a clear message', async () => {
-    const c = spawnBundle(goodEnv({ PORT: String(stub.port) }));
+    const c = spawnBundle(goodEnv({ PORT: String(bundle.stub.port) }));
     expect((await c.exit).code).toBe(1);
     expect(c.stderr()).toMatch(/cannot start: .*EADDRINUSE/);
   });

@@ -1,67 +1,20 @@
 // Token rotation on the deployable artifact: dist/server.mjs run with plain `node` as a child process, tokens in
 // API_TOKENS_FILE, a real SIGHUP (what `systemctl reload fudbuddy-api` sends). The file is a symlink into another
 // directory, so the directory watcher cannot see the edits and only the signal can make the process re-read it.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStub, type StubHandle } from '../../services/model-stub/src/stub.js';
-import { readSse, ROOT, TOKEN, TOKEN_B, tempPromptsDir, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { bundleFixture, type BundleChild } from './bundle-process.js';
+import { readSse, TOKEN, TOKEN_B, waitFor } from './helpers.js';
 
-const BUNDLE = path.join(ROOT, 'services/inference-api/dist/server.mjs');
 const TOKEN_NEW = 'rotated-token-nnnnnnnnnnnnnnnn';
-let dir: string;
-let stub: StubHandle;
-let promptsDir: string;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} missing: run \`node scripts/build.mjs api\` (tests/global-setup.ts does)`);
-  dir = mkdtempSync(path.join(tmpdir(), 'fud-rotation-'));
-  copyFileSync(BUNDLE, path.join(dir, 'server.mjs'));
-  stub = await startStub({ tokensPerSec: 20, completionTokens: 20 });
-  promptsDir = tempPromptsDir();
-});
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-afterAll(async () => {
-  await stub?.close();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(promptsDir, { recursive: true, force: true });
-});
-
-interface Child {
-  proc: ChildProcess;
-  stdout: string[];
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function spawnBundle(env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ['server.mjs'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', UPSTREAM_BASE_URL: stub.baseURL, PROMPTS_DIR: promptsDir, LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(proc);
-  const stdout: string[] = [];
-  let stderr = '';
-  let partial = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    stdout.push(...parts.filter(Boolean));
-  });
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, stdout, stderr: () => stderr, exit };
-}
+const bundle = bundleFixture('fud-rotation-');
+const spawnBundle = (env: Record<string, string>): BundleChild =>
+  bundle.spawn({ PORT: '0', UPSTREAM_BASE_URL: bundle.stub.baseURL, PROMPTS_DIR: bundle.promptsDir, LOG_LEVEL: 'debug', ...env });
 
 /** Tokens live in `real/tokens`; the API is pointed at `link/tokens`, a symlink to it. */
 function symlinkedTokenFile(content: string): { real: string; link: string } {
-  const base = mkdtempSync(path.join(dir, 'tokens-'));
+  const base = mkdtempSync(path.join(bundle.dir, 'tokens-'));
   mkdirSync(path.join(base, 'real'));
   mkdirSync(path.join(base, 'link'));
   const real = path.join(base, 'real', 'tokens');
@@ -105,7 +58,7 @@ describe('bundle: API_TOKENS_FILE reloaded on SIGHUP, no restart', () => {
     writeFileSync(real, `${TOKEN_NEW}\n`);
     c.proc.kill('SIGHUP');
     expect(await waitFor(() => reloads() === 2, 5000)).toBe(true);
-    expect(stub.stats().active).toBe(1);
+    expect(bundle.stub.stats().active).toBe(1);
     expect(await models(url, TOKEN)).toBe(401);
     expect(await models(url, TOKEN_NEW)).toBe(200);
     const events = await readSse(stream);
@@ -128,7 +81,7 @@ describe('bundle: API_TOKENS_FILE reloaded on SIGHUP, no restart', () => {
     expect(c.proc.pid).toBe(pid);
     expect(c.proc.exitCode).toBeNull();
     c.proc.kill('SIGTERM');
-    expect(await c.exit).toBe(0);
+    expect((await c.exit).code).toBe(0);
     const all = c.stdout.join('\n') + c.stderr();
     for (const secret of [TOKEN, TOKEN_B, TOKEN_NEW, 'broken-short']) expect(all).not.toContain(secret);
   });
@@ -136,17 +89,17 @@ describe('bundle: API_TOKENS_FILE reloaded on SIGHUP, no restart', () => {
 
 describe('bundle: token file config errors at start', () => {
   const cases: [string, () => Record<string, string>, RegExp][] = [
-    ['a missing file', () => ({ API_TOKENS_FILE: path.join(dir, 'no-such-dir', 'tokens') }), /API_TOKENS_FILE: cannot read .*ENOENT/],
+    ['a missing file', () => ({ API_TOKENS_FILE: path.join(bundle.dir, 'no-such-dir', 'tokens') }), /API_TOKENS_FILE: cannot read .*ENOENT/],
     ['an empty file', () => ({ API_TOKENS_FILE: symlinkedTokenFile('\n# none\n').real }), /API_TOKENS_FILE: .*no token/],
     ['a short token', () => ({ API_TOKENS_FILE: symlinkedTokenFile(`${TOKEN}\ntoo-short-sec\n`).real }), /API_TOKENS_FILE: .*line 2: each token must be at least 16/],
     ['both variables', () => ({ API_TOKENS: TOKEN, API_TOKENS_FILE: symlinkedTokenFile(TOKEN).real }), /API_TOKENS_FILE: set either API_TOKENS or API_TOKENS_FILE, not both/],
     ['neither variable', () => ({}), /API_TOKENS: is required/],
-    ['a bad METRICS_TOKENS_FILE', () => ({ API_TOKENS: TOKEN, METRICS_TOKENS_FILE: path.join(dir, 'none') }), /METRICS_TOKENS_FILE: cannot read/],
+    ['a bad METRICS_TOKENS_FILE', () => ({ API_TOKENS: TOKEN, METRICS_TOKENS_FILE: path.join(bundle.dir, 'none') }), /METRICS_TOKENS_FILE: cannot read/],
   ];
   for (const [what, env, expected] of cases) {
     it(`${what}: exits 2, stderr names the variable, no token shown`, async () => {
       const c = spawnBundle(env());
-      expect(await c.exit).toBe(2);
+      expect((await c.exit).code).toBe(2);
       expect(c.stderr()).toMatch(expected);
       expect(c.stderr()).not.toContain('too-short-sec');
       expect(c.stderr()).not.toContain(TOKEN);
