@@ -89,7 +89,10 @@ describe('SIGHUP', () => {
     writeFileSync(path.join(bundle.promptsDir, 'home.md'), 'Prompt after SIGHUP.');
     c.proc.kill('SIGHUP');
     expect(await waitFor(() => c.stdout.some((l) => l.includes('SIGHUP: reloading prompts')), 5000)).toBe(true);
-    await waitFor(() => c.stdout.some((l) => l.includes('"chatType":"home"') && l.includes('prompt loaded')), 5000);
+    // The new text is loaded (by the signal or the file watcher, whichever is first): a `prompt loaded` line with its
+    // size, not the one from start-up.
+    const newSize = `"bytes":${Buffer.byteLength('Prompt after SIGHUP.')}`;
+    expect(await waitFor(() => c.stdout.some((l) => l.includes('"chatType":"home"') && l.includes(newSize) && l.includes('prompt loaded')), 5000)).toBe(true);
     const before = bundle.stub.stats().requests;
     await fetch(`${c.url}/v1/chat/completions`, {
       method: 'POST',
