@@ -70,7 +70,7 @@ describe('abort propagation', () => {
   it('leaving while queued for an in-flight slot never reaches the model', async () => {
     const s = await stack({ MAX_INFLIGHT: 1, MAX_QUEUE: 4, QUEUE_TIMEOUT_MS: 10_000 }, { mode: 'slow', slowMs: 600 });
     const first = s.post('/v1/chat/completions', userMsg());
-    await waitFor(() => s.stub.stats().active === 1);
+    expect(await waitFor(() => s.stub.stats().active === 1)).toBe(true);
     const { req } = rawRequest(s, userMsg());
     const metrics = () => fetch(`${s.api.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text());
     expect(await waitFor(async () => /fudbuddy_api_queue_length 1/.test(await metrics()))).toBe(true);

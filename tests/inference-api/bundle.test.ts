@@ -50,7 +50,7 @@ describe('SIGTERM', () => {
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toMatch(/^data: /);
     c.proc.kill('SIGTERM');
-    await waitFor(() => c.stdout.some((l) => l.includes('"draining"')), 5000);
+    expect(await waitFor(() => c.stdout.some((l) => l.includes('"draining"')), 5000)).toBe(true);
     await expect(fetch(`${c.url}/healthz`)).rejects.toThrow();
     let text = new TextDecoder().decode(first.value);
     for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);

@@ -56,7 +56,7 @@ describe('in-flight cap', () => {
   it('MAX_INFLIGHT=1, no queue: a second concurrent request gets 503 + Retry-After', async () => {
     const s = await stack({ MAX_INFLIGHT: 1, MAX_QUEUE: 0 }, { mode: 'slow', slowMs: 800 });
     const first = s.post('/v1/chat/completions', userMsg());
-    await waitFor(() => s.stub.stats().active === 1);
+    expect(await waitFor(() => s.stub.stats().active === 1)).toBe(true);
     const second = await s.post('/v1/chat/completions', userMsg());
     expect(second.status).toBe(503);
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -70,9 +70,9 @@ describe('in-flight cap', () => {
   it('a short queue: a waiting request gets the slot when it frees', async () => {
     const s = await stack({ MAX_INFLIGHT: 1, MAX_QUEUE: 1, QUEUE_TIMEOUT_MS: 10_000 }, { mode: 'slow', slowMs: 300 });
     const first = s.post('/v1/chat/completions', userMsg());
-    await waitFor(() => s.stub.stats().active === 1);
+    expect(await waitFor(() => s.stub.stats().active === 1)).toBe(true);
     const second = s.post('/v1/chat/completions', userMsg());
-    await waitFor(async () => /fudbuddy_api_queue_length 1/.test(await metricsText(s)));
+    expect(await waitFor(async () => /fudbuddy_api_queue_length 1/.test(await metricsText(s)))).toBe(true);
     const third = await s.post('/v1/chat/completions', userMsg());
     expect(third.status).toBe(503);
     expect((await first).status).toBe(200);
