@@ -368,10 +368,14 @@ const script = (rel: string): string => {
   }
 };
 
+/** The host layer's lib.sh, which the monitoring scripts' lib.sh sources (one copy of the shared shell helpers). */
+const hostLib = (): string => readFileSync(new URL('../scripts/lib.sh', import.meta.url), 'utf8');
+
 /** Files shipped to every GPU host. */
 export function gpuPayloadFiles(): Record<string, string> {
   const files: Record<string, string> = { 'config.alloy': readMonitoringFile('alloy/config.alloy') };
   for (const f of ['lib.sh', 'gpu-exporters.sh', 'nvidia-smi-textfile.sh', 'filesystem-roles.sh', 'vllm-metrics-proxy.mjs']) files[f] = script(f);
+  files['host-lib.sh'] = hostLib();
   for (const u of ['node-exporter-override.conf', 'fudbuddy-gpu-metrics.service', 'fudbuddy-gpu-metrics.timer', 'fudbuddy-fs-roles.service', 'fudbuddy-vllm-metrics.service']) {
     files[`units/${u}`] = script(`units/${u}`);
   }
@@ -401,6 +405,7 @@ export function serverPayloadFiles(p: { prometheusYml: string; credentialsProm: 
   for (const f of ['lib.sh', 'monitoring-host.sh', 'monitoring-server.sh', 'grafana-server.sh', 'logs-server.sh', 'filesystem-roles.sh', 'write-secret.sh']) {
     files[f] = script(f);
   }
+  files['host-lib.sh'] = hostLib();
   for (const u of ['fudbuddy-fs-roles.service', 'grafana-override.conf', 'loki-override.conf']) files[`units/${u}`] = script(`units/${u}`);
   for (const [n, c] of Object.entries(listMonitoringDir('rules', '.yml'))) files[`rules/${n}`] = c;
   for (const [n, c] of Object.entries(listMonitoringDir('grafana/dashboards', '.json'))) files[`dashboards/${n}`] = c;

@@ -22,6 +22,7 @@ require_root() {
 # Returns 0 when it changed something, 1 when DEST was already right.
 install_content() {
   local dest=$1 mode=$2 owner=$3 tmp
+  mkdir -p "$(dirname "$dest")"
   tmp=$(mktemp "$(dirname "$dest")/.fudbuddy.XXXXXX")
   chmod 0600 "$tmp"
   cat > "$tmp"

@@ -35,8 +35,8 @@ restart_if prometheus-node-exporter "$ne_changed"
 
 # --- scripts and filesystem roles
 ensure_dir "$LIB_DIR" 0755 root:root
-for f in lib.sh nvidia-smi-textfile.sh filesystem-roles.sh vllm-metrics-proxy.mjs; do
-  mode=0755; [ "$f" = lib.sh ] && mode=0644
+for f in host-lib.sh lib.sh nvidia-smi-textfile.sh filesystem-roles.sh vllm-metrics-proxy.mjs; do
+  mode=0755; [[ $f == *lib.sh ]] && mode=0644
   put "$LIB_DIR/$f" "$mode" root:root < "$STAGE/$f" || true
 done
 ensure_dir "$CONF_DIR/fs-roles.d" 0755 root:root

@@ -3,56 +3,21 @@
 # Scripts print `changed: …` / `ok: …` lines and end with FUDBUDDY_RESULT=changed|unchanged (a second run of an
 # unchanged config prints only ok lines and `unchanged`).
 
-FUDBUDDY_CHANGED=0
+# The host layer's helpers (log/die/ok/changed/finish, require_root, install_content, ensure_dir, …), shipped beside
+# this file as host-lib.sh (a copy of components/scripts/lib.sh).
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/host-lib.sh"
+
 # shellcheck disable=SC2034 # used by the scripts that source this file
 LIB_DIR=/usr/local/lib/fudbuddy-monitoring
 # shellcheck disable=SC2034
 CONF_DIR=/etc/fudbuddy-monitoring
-
-log() { printf '%s\n' "$*" >&2; }
-die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
-ok() { printf 'ok: %s\n' "$*"; }
-changed() { FUDBUDDY_CHANGED=1; printf 'changed: %s\n' "$*"; }
-finish() {
-  if [ "$FUDBUDDY_CHANGED" = 1 ]; then echo 'FUDBUDDY_RESULT=changed'; else echo 'FUDBUDDY_RESULT=unchanged'; fi
-}
-
-require_root() {
-  [ "$(id -u)" = 0 ] || die "$(basename "$0") must run as root (connect as root or a user with passwordless sudo)"
-}
-
-# install_content DEST MODE OWNER:GROUP < content
-# Writes stdin to DEST atomically when content, mode or owner differ. Returns 0 when it changed DEST, 1 otherwise.
-install_content() {
-  local dest=$1 mode=$2 owner=$3 tmp
-  mkdir -p "$(dirname "$dest")"
-  tmp=$(mktemp "$(dirname "$dest")/.fudbuddy.XXXXXX")
-  chmod 0600 "$tmp"
-  cat > "$tmp"
-  if [ -f "$dest" ] && cmp -s "$tmp" "$dest" && [ "$(stat -c '%a %U:%G' "$dest")" = "${mode#0} $owner" ]; then
-    rm -f "$tmp"
-    return 1
-  fi
-  chown "$owner" "$tmp"
-  chmod "$mode" "$tmp"
-  mv -f "$tmp" "$dest"
-  return 0
-}
 
 # put DEST MODE OWNER < content: install_content that reports what it did. Returns 0 when changed.
 put() {
   if install_content "$1" "$2" "$3"; then changed "$1"; return 0; fi
   ok "$1"
   return 1
-}
-
-ensure_dir() {
-  local dir=$1 mode=$2 owner=$3
-  if [ -d "$dir" ] && [ "$(stat -c '%a %U:%G' "$dir")" = "${mode#0} $owner" ]; then return 0; fi
-  mkdir -p "$dir"
-  chown "$owner" "$dir"
-  chmod "$mode" "$dir"
-  changed "directory $dir"
 }
 
 ubuntu_codename() {
