@@ -9,7 +9,8 @@ import { GpuHost } from './components/gpuHost.js';
 import { Monitoring, monitoringTailnetAccess } from './components/monitoring.js';
 import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
-import { gpuTailnetHostname, type EdgeNodeConfig, type GpuHostConfig } from './stacks/config.js';
+import type { EdgeNodeConfig, GpuHostConfig } from './stacks/config.js';
+import { gpuTailnetHostname } from './stacks/derive.js';
 import { readStackConfig } from './stacks/readConfig.js';
 import { planTopology } from './stacks/topology.js';
 
