@@ -92,6 +92,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
           LOG_LEVEL: s.api.logLevel,
         },
       },
+      nodeMajor: s.hostNodeMajor,
       firewall: {
         sshSources: s.sshAllowFrom,
         extraAllow: s.apiAllowFrom.map((from) => ({ port: s.api.port, from, comment: 'fudbuddy api (no tailnet)' })),

@@ -6,6 +6,7 @@
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
+import { HOST_NODE } from '../components/lib/hostNode.js';
 import {
   apiPort,
   bindAddress,
@@ -14,6 +15,7 @@ import {
   DEFAULT_API_PORT,
   driverBranch,
   hfModelId,
+  hostNodeMajor,
   HOSTNAME_LABEL,
   retention,
   smtpSmarthost,
@@ -158,6 +160,7 @@ export const stackConfigSchema = z
     edgeNode: edgeNodeSchema.optional().describe('Always-on edge box (e.g. a Pi); without it the first GPU host plays the edge role'),
     model: modelSchema.default(modelSchema.parse({})).describe('The model vLLM serves'),
     vllmVersion: vllmVersion.default('0.11.0').describe('Pinned vLLM version'),
+    hostNodeMajor: hostNodeMajor.default(HOST_NODE.major).describe('Node.js LTS line the hosts run the inference API on (NodeSource apt repository)'),
     nvidiaDriverBranch: driverBranch.default('570').describe('Pinned NVIDIA driver branch'),
     sshAllowFrom: z.array(z.string().regex(CIDR, 'a CIDR like 203.0.113.0/24')).min(1).default(['0.0.0.0/0', '::/0']).describe('Sources allowed to reach SSH through ufw (narrow it to your admin network)'),
     apiAllowFrom: z.array(z.string().regex(CIDR, 'a CIDR like 10.0.0.0/24')).default([]).describe('Extra sources allowed to the API port through ufw: only for stacks without Tailscale (e2e)'),

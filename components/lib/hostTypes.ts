@@ -140,7 +140,7 @@ export interface GpuHostArgs {
   inference: InferenceArgs;
   api: InferenceApiArgs;
   firewall: FirewallArgs;
-  /** Node.js major version on the host (NodeSource repository when missing/older). Default 20. */
+  /** Node.js major version on the host (NodeSource repository when missing/older). Default HOST_NODE.major (24, LTS). */
   nodeMajor?: number;
   /** Extra apt packages for the base step. */
   extraPackages?: string[];

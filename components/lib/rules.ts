@@ -51,3 +51,9 @@ export const apiPort = z.coerce
   .min(1024)
   .max(65535)
   .refine((p) => p !== MODEL_PORT, `must not be ${MODEL_PORT} (vLLM's port)`);
+
+/** The Node line a host runs the API on: an LTS line still supported (20 reached end of life on 2026-04-30). */
+export const hostNodeMajor = z.coerce
+  .number()
+  .int()
+  .refine((n) => n >= 22 && n % 2 === 0, 'an LTS Node line that is still supported: 22, 24 or 26');
