@@ -55,7 +55,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
       connection: ssh(h),
       hostname,
       gpu: h.gpu,
-      nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch } : undefined,
+      nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch, install: s.nvidiaDriverInstall } : undefined,
       tailscale: s.tailscaleEnabled
         ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags }
         : { enabled: false, bindAddress: h.bindAddress! },

@@ -161,6 +161,8 @@ export const stackConfigSchema = z
     model: modelSchema.default(modelSchema.parse({})).describe('The model vLLM serves'),
     vllmVersion: vllmVersion.default('0.11.0').describe('Pinned vLLM version'),
     hostNodeMajor: hostNodeMajor.default(HOST_NODE.major).describe('Node.js LTS line the hosts run the inference API on (NodeSource apt repository)'),
+    vllmCuda: z.string().regex(/^\d+\.\d+$/, 'a CUDA version like 12.8').optional().describe('CUDA version the vLLM wheels need, for a vLLM release line not in components/lib/cudaCompat.ts'),
+    nvidiaDriverInstall: z.enum(['ubuntu-drivers', 'dkms']).default('ubuntu-drivers').describe("ubuntu-drivers: Ubuntu's signed prebuilt modules (work under Secure Boot); dkms: built from NVIDIA's CUDA repository (refused under Secure Boot)"),
     nvidiaDriverBranch: driverBranch.default('570').describe('Pinned NVIDIA driver branch'),
     sshAllowFrom: z.array(z.string().regex(CIDR, 'a CIDR like 203.0.113.0/24')).min(1).default(['0.0.0.0/0', '::/0']).describe('Sources allowed to reach SSH through ufw (narrow it to your admin network)'),
     apiAllowFrom: z.array(z.string().regex(CIDR, 'a CIDR like 10.0.0.0/24')).default([]).describe('Extra sources allowed to the API port through ufw: only for stacks without Tailscale (e2e)'),

@@ -1,6 +1,7 @@
 // Validation of the stack config: every problem at once, each naming its key and the `pulumi config set` that
 // fixes it. Pure (plain values in), so it is tested without Pulumi. Secret values never appear in a message.
 import type { z } from 'zod';
+import { cudaDriverMismatch } from '../components/lib/cudaCompat.js';
 import { PROJECT, SECRET_KEY_NAMES, SECRET_KEYS, stackConfigSchema, type SecretKey, type StackSettings } from './config.js';
 
 // Tokens travel in API_TOKENS (comma-separated) and in Authorization headers: no commas, no whitespace.
@@ -130,6 +131,11 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
     if (s.web && !s.web.enabled && s.worker && s.worker.allowedOrigins.length === 0) {
       issues.push(issue(['worker', 'allowedOrigins'], "needs the web app's origin when web.enabled is false (the Worker refuses every other browser origin)"));
     }
+  }
+  // The CUDA vLLM needs against the driver branch: caught here, before any host installs vLLM.
+  if (s.gpuHosts.some((h) => h.gpu === 'nvidia') && s.vllmVersion && s.nvidiaDriverBranch) {
+    const problem = cudaDriverMismatch(s.vllmVersion, s.nvidiaDriverBranch, s.vllmCuda);
+    if (problem) issues.push(issue([problem.key], problem.message));
   }
   const names = new Set<string>();
   const tailnetNames = new Set<string>();

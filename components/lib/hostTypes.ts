@@ -25,10 +25,15 @@ export interface SshConnectionArgs {
   dialErrorLimit?: number;
 }
 
-/** NVIDIA driver + CUDA, from NVIDIA's CUDA apt repository (cuda-keyring). Only used when `gpu: 'nvidia'`. */
+/** The NVIDIA server driver (nvidia-driver.sh). Only used when `gpu: 'nvidia'`. */
 export interface NvidiaArgs {
-  /** Driver branch, pinned, e.g. `'550'`. Nothing is installed when `nvidia-smi` already reports this branch. */
+  /** Driver branch, pinned, e.g. `'570'`. Nothing is installed when `nvidia-smi` already reports this branch. */
   driverBranch: string;
+  /**
+   * `ubuntu-drivers` (default): Ubuntu's signed prebuilt modules (`ubuntu-drivers install --gpgpu`), which load
+   * under Secure Boot and need no headers. `dkms`: built from NVIDIA's CUDA repository; refused under Secure Boot.
+   */
+  install?: 'ubuntu-drivers' | 'dkms';
   /** Optional CUDA toolkit package, e.g. `'cuda-toolkit-12-4'` (vLLM wheels bring their own CUDA runtime). */
   cudaPackage?: string;
   /** Minutes to wait for the host to come back after a driver-triggered reboot. Default 15. */

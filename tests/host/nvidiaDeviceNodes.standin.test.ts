@@ -18,7 +18,7 @@ function inPrivateDev(command: string, pathDirs: string): { code: number; out: s
   const r = spawnSync(
     'unshare',
     ['-m', '--', 'bash', '-c', `mount --make-rprivate / && mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && { ${command}; }; rc=$?; echo "--dev--"; stat -c '%n %F' /dev/nvidia* 2>/dev/null; exit $rc`],
-    { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH: `${pathDirs}:/usr/sbin:/usr/bin:/sbin:/bin`, STANDIN_LOG: path.join(work, 'log'), STANDIN_GPUS: '2' } },
+    { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${pathDirs}:/usr/sbin:/usr/bin:/sbin:/bin`, STANDIN_LOG: path.join(work, 'log'), STANDIN_GPUS: '2' } },
   );
   const [out, dev] = r.stdout.split('--dev--\n');
   return { code: r.status ?? -1, out: out ?? '', err: r.stderr, dev: dev ?? '' };

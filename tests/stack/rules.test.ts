@@ -82,3 +82,23 @@ describe('shared rules: the stack config and the builders agree', () => {
     expect(new RegExp(guard('vllm-install.sh', 'version')).test('0.11.0rc1')).toBe(false);
   });
 });
+
+describe('driver branch vs the CUDA vLLM needs (caught at preview, before vLLM is installed)', () => {
+  it('refuses a branch too old for the pinned vLLM, naming both keys', () => {
+    const r = parseStackConfig({ ...privateValues(), nvidiaDriverBranch: '550', vllmVersion: '0.11.0' });
+    expect(r.ok).toBe(false);
+    const i = r.ok ? undefined : r.issues.find((x) => x.key === 'fudbuddy:nvidiaDriverBranch');
+    expect(i?.message).toBe('550 is too old for fudbuddy:vllmVersion 0.11.0: its CUDA 12.8 needs driver 570.26 or newer (branch 570+); raise nvidiaDriverBranch or pin an older vllmVersion');
+    expect(i?.fix).toBe('pulumi config set fudbuddy:nvidiaDriverBranch <value>');
+  });
+  it('accepts the defaults, an older vLLM on 550, and asks for vllmCuda for an unknown vLLM line', () => {
+    expect(issueKeys(privateValues())).toEqual([]);
+    expect(issueKeys({ ...privateValues(), nvidiaDriverBranch: '550', vllmVersion: '0.8.5' })).toEqual([]);
+    expect(issueKeys({ ...privateValues(), vllmVersion: '0.99.0' })).toEqual(['fudbuddy:vllmCuda']);
+    expect(issueKeys({ ...privateValues(), vllmVersion: '0.99.0', vllmCuda: '12.9' })).toEqual(['fudbuddy:nvidiaDriverBranch']);
+    expect(issueKeys({ ...privateValues(), vllmVersion: '0.99.0', vllmCuda: '12.8' })).toEqual([]);
+  });
+  it('CPU-only stacks (the stub) are not checked', () => {
+    expect(issueKeys({ ...localValues(), nvidiaDriverBranch: '450' })).toEqual([]);
+  });
+});
