@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { EdgeNode } from './components/edgeNode.js';
+import { EDGE_LOCAL_HEALTH_URL } from './components/lib/serveConfig.js';
 import { EdgeWorker } from './components/edgeWorker.js';
 import { GpuHost } from './components/gpuHost.js';
 import { Monitoring, monitoringTailnetAccess } from './components/monitoring.js';
@@ -182,10 +183,10 @@ if (worker && d.webHostname) {
 let monitoring: Monitoring | undefined;
 if (topology.monitoringHostname && edge) {
   const box = s.edgeNode;
-  const probes = [
-    ...(worker ? [{ name: 'worker', url: worker.healthUrl }] : []),
-    { name: s.exposure === 'public' ? 'funnel' : 'tailnet-serve', url: edge.healthUrl },
-  ];
+  // What users reach: the Worker's /healthz from outside (public: through Funnel to the origin), and the edge's
+  // loopback nginx in front of the GPU hosts (Prometheus runs on the edge box, where its own serve URL is not
+  // reachable through serve; docs/monitoring.md).
+  const probes = [...(worker ? [{ name: 'worker', url: worker.healthUrl }] : []), { name: 'edge-proxy', url: EDGE_LOCAL_HEALTH_URL }];
   monitoring = new Monitoring(
     'monitoring',
     {
