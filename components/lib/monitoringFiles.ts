@@ -55,6 +55,7 @@ export function readMonitoringFile(rel: string): string {
 
 const versionsSchema = z.object({
   ubuntu: z.record(z.string(), z.record(z.string(), z.string().regex(/^[0-9][0-9A-Za-z.+~*-]*$/))),
+  debian: z.record(z.string(), z.record(z.string(), z.string().regex(/^[0-9][0-9A-Za-z.+~*-]*$/))),
   grafanaApt: z.object({
     grafana: z.string().regex(/^\d+\.\d+\.\d+$/),
     loki: z.string().regex(/^\d+\.\d+\.\d+$/),
@@ -70,14 +71,14 @@ export function loadMonitoringVersions(overrides: Partial<MonitoringVersions> = 
   return parsed.data;
 }
 
-/** The Prometheus package series per Ubuntu codename, as KEY=VALUE lines the install scripts read. */
+/** The Prometheus package series per Ubuntu or Debian codename, as KEY=VALUE lines the install scripts read. */
 export function versionEnv(v: MonitoringVersions): Record<string, string> {
   const env: Record<string, string> = {
     GRAFANA_VERSION: v.grafanaApt.grafana,
     LOKI_VERSION: v.grafanaApt.loki,
     ALLOY_VERSION: v.grafanaApt.alloy,
   };
-  for (const [codename, pkgs] of Object.entries(v.ubuntu)) {
+  for (const [codename, pkgs] of [...Object.entries(v.ubuntu), ...Object.entries(v.debian)]) {
     for (const [pkg, ver] of Object.entries(pkgs)) {
       env[`PIN_${codename.toUpperCase()}_${pkg.toUpperCase().replace(/-/g, '_')}`] = ver;
     }
