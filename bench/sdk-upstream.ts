@@ -1,8 +1,9 @@
-// The same UpstreamClient over the official `openai` SDK. Kept as a switch (UPSTREAM_CLIENT=openai) and as the
-// benchmark's comparison: the SDK parses every chunk into an object that we then serialise again, and it goes
-// through fetch; the figures in docs/inference-api.md show what that costs.
+// The API's UpstreamClient over the official `openai` SDK: the benchmark's comparison, not a production path (the
+// SDK parses every chunk into an object that is then serialised again, and it goes through fetch; the figures in
+// docs/inference-api.md show what that costs, and why the API talks to vLLM with undici). bench/sdk-api.ts runs the
+// API with it; tests/inference-api/upstream-clients.test.ts holds both clients to the same behaviour.
 import OpenAI from 'openai';
-import { CallGuard, messageFromErrorBody, UpstreamError, type StreamHandle, type UpstreamClient, type UpstreamOptions } from './upstream.js';
+import { CallGuard, messageFromErrorBody, UpstreamError, type StreamHandle, type UpstreamClient, type UpstreamOptions } from '../services/inference-api/src/upstream.js';
 
 export class OpenAIUpstream implements UpstreamClient {
   private readonly client: OpenAI;
