@@ -143,6 +143,27 @@ export async function* sseData(body: AsyncIterable<Uint8Array | string>): AsyncG
   for (const e of decoder.end()) yield e.data;
 }
 
+/**
+ * A StreamHandle over upstream's `data:` payloads: every payload re-arms the guard, the end of the source marks the
+ * call finished, a failure is mapped by `fail`, and the guard is always released. Shared by every UpstreamClient.
+ */
+export function guardedStream(guard: CallGuard, source: AsyncIterable<string>, fail: (err: unknown) => unknown, idleTimeoutMs: number): StreamHandle {
+  async function* events(): AsyncGenerator<string> {
+    try {
+      for await (const data of source) {
+        guard.touch();
+        yield data;
+      }
+      guard.finished();
+    } catch (err) {
+      throw fail(err);
+    } finally {
+      guard.close();
+    }
+  }
+  return { events: events(), gotToken: () => guard.gotToken(idleTimeoutMs), touch: () => guard.touch(), close: () => guard.close() };
+}
+
 export class UndiciUpstream implements UpstreamClient {
   private readonly pool: Pool;
   private readonly path: string;
@@ -207,21 +228,7 @@ export class UndiciUpstream implements UpstreamClient {
       guard.close();
       throw this.fail(err, guard);
     }
-    const fail = (err: unknown) => this.fail(err, guard);
-    async function* events(): AsyncGenerator<string> {
-      try {
-        for await (const data of sseData(res.body)) {
-          guard.touch();
-          yield data;
-        }
-        guard.finished();
-      } catch (err) {
-        throw fail(err);
-      } finally {
-        guard.close();
-      }
-    }
-    return { events: events(), gotToken: () => guard.gotToken(this.o.idleTimeoutMs), touch: () => guard.touch(), close: () => guard.close() };
+    return guardedStream(guard, sseData(res.body), (err) => this.fail(err, guard), this.o.idleTimeoutMs);
   }
 
   async probe(timeoutMs: number): Promise<boolean> {
