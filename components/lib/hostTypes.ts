@@ -2,6 +2,8 @@
 // validated config onto these; components never read stack config themselves. Keep these stable: other
 // components and the e2e stack code against them.
 import type * as pulumi from '@pulumi/pulumi';
+import type { z } from 'zod';
+import type { driverInstall, gpuKind } from './rules.js';
 
 /** How Pulumi reaches the host over SSH. */
 export interface SshConnectionArgs {
@@ -33,7 +35,7 @@ export interface NvidiaArgs {
    * `ubuntu-drivers` (default): Ubuntu's signed prebuilt modules (`ubuntu-drivers install --gpgpu`), which load
    * under Secure Boot and need no headers. `dkms`: built from NVIDIA's CUDA repository; refused under Secure Boot.
    */
-  install?: 'ubuntu-drivers' | 'dkms';
+  install?: z.output<typeof driverInstall>;
   /** Optional CUDA toolkit package, e.g. `'cuda-toolkit-12-4'` (vLLM wheels bring their own CUDA runtime). */
   cudaPackage?: string;
   /** Minutes to wait for the host to come back after a driver-triggered reboot. Default 15. */
@@ -138,7 +140,7 @@ export interface GpuHostArgs {
   /** Tailscale hostname (and the name in unit descriptions). Lowercase letters, digits and dashes. */
   hostname: string;
   /** `'nvidia'`: install/verify the driver. `'none'`: CPU host (tests), every GPU step is skipped. */
-  gpu: 'nvidia' | 'none';
+  gpu: z.output<typeof gpuKind>;
   /** Required when `gpu: 'nvidia'`. */
   nvidia?: NvidiaArgs;
   tailscale: TailscaleArgs;

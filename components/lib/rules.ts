@@ -57,3 +57,8 @@ export const hostNodeMajor = z.coerce
   .number()
   .int()
   .refine((n) => n >= 22 && n % 2 === 0, 'an LTS Node line that is still supported: 22, 24 or 26');
+
+/** How the NVIDIA driver is installed (nvidia-driver.sh --method): the stack key and GpuHostArgs share this type. */
+export const driverInstall = z.enum(['ubuntu-drivers', 'dkms']);
+/** A GPU host's accelerator: `none` = CPU test host running the model stub. */
+export const gpuKind = z.enum(['nvidia', 'none']);

@@ -102,3 +102,13 @@ describe('driver branch vs the CUDA vLLM needs (caught at preview, before vLLM i
     expect(issueKeys({ ...localValues(), nvidiaDriverBranch: '450' })).toEqual([]);
   });
 });
+
+describe('enums the component argument types are derived from', () => {
+  it('the stack config accepts exactly the driver install methods and GPU kinds GpuHostArgs takes', async () => {
+    const { driverInstall, gpuKind } = await import('../../components/lib/rules.js');
+    for (const m of driverInstall.options) expect(issueKeys({ ...privateValues(), nvidiaDriverInstall: m })).toEqual([]);
+    expect(issueKeys({ ...privateValues(), nvidiaDriverInstall: 'runfile' })).toContain('fudbuddy:nvidiaDriverInstall');
+    expect(gpuKind.options).toEqual(['nvidia', 'none']);
+    expect(issueKeys(withHost({ gpu: 'amd' }))).toContain('fudbuddy:gpuHosts[0].gpu');
+  });
+});
