@@ -127,7 +127,8 @@ export class EdgeNode extends pulumi.ComponentResource {
           triggers: [args.hostname, tags],
           logging: 'stdoutAndStderr',
         },
-        { ...parent, dependsOn: [tsInstall], additionalSecretOutputs: ['stdin'] },
+        // stdout/stderr are secret only when named here (upstream's rule), never because stdin is.
+        { ...parent, dependsOn: [tsInstall], additionalSecretOutputs: ['stdin', 'stdout', 'stderr'] },
       );
     }
 

@@ -190,7 +190,8 @@ export class Monitoring extends pulumi.ComponentResource {
           triggers: [pulumi.secret(pulumi.output(value).apply(sha256))],
           logging: 'stdoutAndStderr',
         },
-        { parent: this, dependsOn: [this.server], additionalSecretOutputs: ['stdin'] },
+        // stdout/stderr are secret only when named here (upstream's rule), never because stdin is.
+        { parent: this, dependsOn: [this.server], additionalSecretOutputs: ['stdin', 'stdout', 'stderr'] },
       );
     };
     const secrets = [

@@ -71,7 +71,8 @@ export class WebClient extends pulumi.ComponentResource {
         triggers: [build.stdout, args.projectName],
         logging: 'stderr',
       },
-      { ...parent, dependsOn: [this.project, build] },
+      // The token is in this command's environment: its output is kept secret in case wrangler ever echoes it.
+      { ...parent, dependsOn: [this.project, build], additionalSecretOutputs: ['stdout', 'stderr'] },
     );
 
     new cloudflare.PagesDomain(
