@@ -9,7 +9,7 @@ import {
   buildWorkerBindings,
   WORKER_COMPATIBILITY_DATE,
   WORKER_MAIN_MODULE,
-  WORKER_MIGRATIONS,
+  workerMigrations,
   type WorkerSecrets,
   type WorkerVars,
 } from './lib/workerBindings.js';
@@ -28,6 +28,11 @@ export interface EdgeWorkerArgs {
   observability: { enabled: boolean; headSamplingRate: number };
   /** Path of the bundle (`npm run build`); default services/edge-worker/dist/worker.js. */
   bundlePath?: string;
+  /**
+   * The migration tag Cloudflare reports for the deployed script (this stack's last `edgeWorkerMigrationTag`
+   * output; undefined before the first deploy): decides which Durable Object migration steps the upload carries.
+   */
+  deployedMigrationTag?: pulumi.Input<string | undefined>;
 }
 
 export function readWorkerBundle(bundlePath: string): { content: string; sha256: string } {
@@ -43,6 +48,8 @@ export class EdgeWorker extends pulumi.ComponentResource {
   public readonly url: string;
   public readonly healthUrl: string;
   public readonly bundleSha256: string;
+  /** The migration tag Cloudflare applied: exported by the stack so the next run knows what is deployed. */
+  public readonly migrationTag: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('fudbuddy:edge:EdgeWorker', name, {}, opts);
@@ -69,7 +76,9 @@ export class EdgeWorker extends pulumi.ComponentResource {
         content: bundle.content,
         compatibilityDate: WORKER_COMPATIBILITY_DATE,
         bindings: buildWorkerBindings(args.vars, secrets),
-        migrations: WORKER_MIGRATIONS,
+        migrations: pulumi.output(args.deployedMigrationTag).apply((tag) => workerMigrations(tag)),
+        // A script implementing Durable Object namespaces is only deleted when forced (destroy would fail).
+        force: true,
         observability: {
           enabled: args.observability.enabled,
           headSamplingRate: args.observability.headSamplingRate,
@@ -80,6 +89,8 @@ export class EdgeWorker extends pulumi.ComponentResource {
       // service token before the Worker starts sending it.
       { parent: this, dependsOn: opts?.dependsOn },
     );
+
+    this.migrationTag = this.script.migrationTag;
 
     if (args.routing === 'customDomain') {
       new cloudflare.WorkersCustomDomain(

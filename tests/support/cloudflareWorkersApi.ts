@@ -91,7 +91,7 @@ export async function startWorkersApi(tokens: string[]): Promise<WorkersApiStand
     const type = req.headers['content-type'] ?? '';
     if (!type.startsWith('multipart/form-data')) throw invalid('Content-Type must be multipart/form-data');
     // undici's multipart parser (Node's fetch Request), not a hand-written one.
-    const form = await new Request('http://standin/', { method: 'PUT', headers: { 'content-type': type }, body }).formData();
+    const form = await new Request('http://standin/', { method: 'PUT', headers: { 'content-type': type }, body: new Uint8Array(body) }).formData();
     const meta = form.get('metadata');
     if (meta === null) throw invalid('No metadata part in the upload');
     let metadata: { main_module?: string; bindings?: Array<Record<string, unknown>>; migrations?: Migrations };
