@@ -5,6 +5,7 @@
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
+import { expiredCredentialIssues, type ExpiringCredential } from './credentialExpiry.js';
 
 export const PROJECT = 'fudbuddy';
 
@@ -330,7 +331,7 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
  * Validates plain config values (keys without the `fudbuddy:` prefix; scalars as strings as Pulumi passes them,
  * objects parsed; secrets as plaintext, which never appear in the returned settings or in messages).
  */
-export function parseStackConfig(values: Record<string, unknown>): ParseResult {
+export function parseStackConfig(values: Record<string, unknown>, now: Date = new Date()): ParseResult {
   const plain: Record<string, unknown> = {};
   const issues: ConfigIssue[] = [];
   for (const [k, v] of Object.entries(values)) {
@@ -357,6 +358,11 @@ export function parseStackConfig(values: Record<string, unknown>): ParseResult {
     }
   }
   issues.push(...crossFieldIssues(partialSettings));
+  const credentialsInUse = new Set<ExpiringCredential>([
+    ...((partialSettings.tailscaleEnabled ?? true) ? (['tailscale-api-key'] as const) : []),
+    ...(partialSettings.exposure === 'public' ? (['cloudflare-api-token'] as const) : []),
+  ]);
+  issues.push(...expiredCredentialIssues(partialSettings.monitoring?.credentialExpiries ?? [], credentialsInUse, now));
   issues.push(...secrets.issues);
   if (partialSettings.monitoring?.enabled && !partialSettings.monitoring.alertEmail && !secrets.present.has('alertWebhookUrl')) {
     issues.push(issue(['alertWebhookUrl'], 'or monitoring.alertEmail is required when monitoring.enabled is true (where do alerts go?)', true));
