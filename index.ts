@@ -160,6 +160,7 @@ if (s.exposure === 'public' && edge && d.apiHostname) {
       },
       observability: { enabled: s.worker.observability, headSamplingRate: s.worker.headSamplingRate },
       deployedMigrationTag: self.getOutput('edgeWorkerMigrationTag') as pulumi.Output<string | undefined>,
+      preflight: { domain: s.domain!, pages: d.webHostname !== undefined, apiToken: cfg.cloudflareApiToken },
     },
     { dependsOn: [edge, ...gpuHosts] },
   );

@@ -88,6 +88,13 @@ describe('public stack (mock engine)', () => {
     // Before a first deploy (no edgeWorkerMigrationTag output yet) the upload carries every migration step.
     expect(script.inputs.migrations).toEqual({ newTag: 'v1', steps: [{ newSqliteClasses: ['QuotaCounter', 'EdgeStats'] }] });
     expect(script.inputs.force).toBe(true);
+    // First contact is checked before the upload, with the token in the environment only.
+    const preflight = one(run, 'command:local:Command', 'api-cloudflare-preflight');
+    expect(preflight.inputs.create).toBe('node scripts/cloudflare-preflight.mjs');
+    expect(isSecretEnvelope(preflight.inputs.environment)).toBe(true);
+    expect((unwrap(preflight.inputs.environment) as Record<string, unknown>).CLOUDFLARE_API_TOKEN).toBe(MARK.cloudflareApiToken);
+    expect(String(preflight.inputs.create)).not.toContain(MARK.cloudflareApiToken);
+    expect(run.dependsOn.get('api-script')).toContain('api-cloudflare-preflight');
     expect(binding('ALLOWED_ORIGINS')?.text).toBe('https://app.fudbuddy.example');
     expect(one(run, 'cloudflare:index/workersCustomDomain:WorkersCustomDomain').inputs.hostname).toBe('api.fudbuddy.example');
   });

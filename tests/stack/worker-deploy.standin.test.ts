@@ -56,6 +56,7 @@ async function program(opts: { deployedMigrationTag?: string; originToken: strin
     observability: { enabled: false, headSamplingRate: 1 },
     bundlePath: opts.bundlePath,
     deployedMigrationTag: opts.deployedMigrationTag,
+    preflight: { domain: 'example.com', pages: false },
   });
   await mocks.settled();
   return mocks.byName(`${name}-script`).inputs;

@@ -8,7 +8,10 @@
 //     "no tag yet"), else 10079 "Migration tag precondition failed" — so a static `new_tag` without `old_tag`,
 //     re-sent on an update, is refused; a new class must not exist, a deleted or renamed one must;
 //   - DELETE .../scripts/:name[?force=true]: a script implementing Durable Object namespaces is deleted only forced;
-//   - GET .../scripts: the account's scripts with their migration_tag (what wrangler reads before an upload).
+//   - GET .../scripts: the account's scripts with their migration_tag (what wrangler reads before an upload);
+//   - GET /user/tokens/verify, /zones/:id, /zones/:id/dns_records, /accounts/:a/pages/projects: what a first-contact
+//     check reads. A token lacking the permission an endpoint needs gets 403 / 10000 "Authentication error", as
+//     Cloudflare answers; a zone is reported with its name and owning account.
 // Every refusal has Cloudflare's error shape ({success:false, errors:[{code, message}]}); 10079 is the code Cloudflare
 // returns for the tag precondition; the other codes are this stand-in's placeholders (tests match messages).
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -84,9 +87,20 @@ export interface WorkersApiStandIn {
   close(): Promise<void>;
 }
 
-/** Starts the stand-in; `tokens` are the API tokens it accepts (Authorization: Bearer). */
-export async function startWorkersApi(tokens: string[]): Promise<WorkersApiStandIn> {
+/** What a token may do: one permission per API family (Cloudflare's permission groups, coarsely). */
+export type Permission = 'workers' | 'zone' | 'dns' | 'pages';
+const ALL: Permission[] = ['workers', 'zone', 'dns', 'pages'];
+
+/**
+ * Starts the stand-in. `tokens`: the API tokens it accepts (Authorization: Bearer), each with every permission
+ * (a list) or with the ones given; `zones`: zone id → name and owning account.
+ */
+export async function startWorkersApi(
+  tokens: string[] | Record<string, Permission[]>,
+  zones: Record<string, { name: string; accountId: string }> = {},
+): Promise<WorkersApiStandIn> {
   const scripts = new Map<string, StoredScript>();
+  const grants = new Map<string, Permission[]>(Array.isArray(tokens) ? tokens.map((t) => [t, ALL]) : Object.entries(tokens));
   const upload = async (name: string, req: IncomingMessage, body: Buffer) => {
     const type = req.headers['content-type'] ?? '';
     if (!type.startsWith('multipart/form-data')) throw invalid('Content-Type must be multipart/form-data');
@@ -128,9 +142,28 @@ export async function startWorkersApi(tokens: string[]): Promise<WorkersApiStand
     void (async () => {
       try {
         const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-        if (!auth || !tokens.includes(auth)) throw new ApiError(403, 10000, 'Authentication error');
+        const granted = auth === undefined ? undefined : grants.get(auth);
+        if (req.url === '/client/v4/user/tokens/verify' && !granted) throw new ApiError(401, 1000, 'Invalid API Token');
+        if (!granted) throw new ApiError(403, 10000, 'Authentication error');
+        const need = (p: Permission) => {
+          if (!granted.includes(p)) throw new ApiError(403, 10000, 'Authentication error');
+        };
         const url = new URL(req.url ?? '/', 'http://standin');
+        const ok = (result: unknown) => reply(200, { success: true, errors: [], result });
+        if (req.method === 'GET' && url.pathname === '/client/v4/user/tokens/verify') return ok({ id: 'standin', status: 'active' });
+        const z = /^\/client\/v4\/zones\/([^/]+)(\/dns_records)?$/.exec(url.pathname);
+        if (req.method === 'GET' && z) {
+          need(z[2] ? 'dns' : 'zone');
+          const zone = zones[decodeURIComponent(z[1]!)];
+          if (!zone) throw new ApiError(404, 7003, 'Could not route to /zones: perhaps your object identifier is invalid?');
+          return ok(z[2] ? [] : { id: z[1], name: zone.name, account: { id: zone.accountId } });
+        }
+        if (req.method === 'GET' && /^\/client\/v4\/accounts\/[^/]+\/pages\/projects$/.test(url.pathname)) {
+          need('pages');
+          return ok([]);
+        }
         const m = /^\/client\/v4\/accounts\/([^/]+)\/workers\/scripts(?:\/([^/]+))?$/.exec(url.pathname);
+        if (m) need('workers');
         if (!m) throw new ApiError(404, 7003, 'Could not route to the requested URL');
         const name = m[2] && decodeURIComponent(m[2]);
         const body = await readBody(req);
