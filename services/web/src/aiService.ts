@@ -17,9 +17,8 @@ export * from './ai/errors.js';
 export { SseParser, type SseEvent } from './ai/sse.js';
 export { backoffDelay, parseRetryAfter } from './ai/backoff.js';
 
-/** Same list as the backend's services/common/chat-types.ts (a test keeps them equal). */
-export const CHAT_TYPES = ['whereToGo', 'whatToOrder', 'somethingFun', 'home'] as const;
-export type ChatType = (typeof CHAT_TYPES)[number];
+export { CHAT_TYPES, type ChatType } from '../../common/chat-types.js';
+import type { ChatType } from '../../common/chat-types.js';
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
