@@ -10,6 +10,7 @@ import { Monitoring, monitoringTailnetAccess } from './components/monitoring.js'
 import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
 import { gpuTailnetHostname, type EdgeNodeConfig, type GpuHostConfig } from './stacks/config.js';
+import { routingOf } from './stacks/edgeRoutingConfig.js';
 import { readStackConfig } from './stacks/readConfig.js';
 import { planTopology } from './stacks/topology.js';
 
@@ -113,7 +114,10 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
       hostname: topology.edgeHostname,
       tailnetDnsName: s.tailnetDnsName,
       tailscale: box ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags } : undefined,
-      upstreams: gpuHosts.map((g) => pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => `${t ?? b}:${s.api.port}`)),
+      upstreams: gpuHosts.map((g, i) =>
+        pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => ({ address: `${t ?? b}:${s.api.port}`, drain: s.edgeRouting.drain.includes(s.gpuHosts[i]!.name) })),
+      ),
+      routing: routingOf(s.edgeRouting),
       bodyLimit: s.api.bodyLimit,
     },
     { dependsOn: gpuHosts },

@@ -5,6 +5,7 @@
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
+import { edgeRoutingIssues, edgeRoutingSchema } from './edgeRoutingConfig.js';
 
 export const PROJECT = 'fudbuddy';
 
@@ -145,6 +146,7 @@ export const stackConfigSchema = z
       ),
     gpuHosts: z.array(gpuHostSchema).min(1).describe('GPU (or CPU test) hosts; each becomes one gpuHost component'),
     edgeNode: edgeNodeSchema.optional().describe('Always-on edge box (e.g. a Pi); without it the first GPU host plays the edge role'),
+    edgeRouting: edgeRoutingSchema.default(edgeRoutingSchema.parse({})).describe('How the edge node spreads requests over the GPU hosts (session affinity, bounded load, drain); see docs/architecture.md'),
     model: modelSchema.default(modelSchema.parse({})).describe('The model vLLM serves'),
     vllmVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('0.11.0').describe('Pinned vLLM version'),
     nvidiaDriverBranch: z.string().regex(/^\d{3}$/).default('570').describe('Pinned NVIDIA driver branch'),
@@ -323,6 +325,7 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
   if (s.edgeNode && names.has(s.edgeNode.name)) {
     issues.push(issue(['edgeNode', 'name'], `"${s.edgeNode.name}" is also a GPU host name`));
   }
+  for (const [path, message] of edgeRoutingIssues(s.edgeRouting, [...names])) issues.push(issue(path, message));
   return issues;
 }
 
