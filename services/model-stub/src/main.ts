@@ -1,4 +1,5 @@
 // `npm run stub` / `node stub.mjs`: the stub model server configured from the environment.
+import { prefixCacheSimFromEnv } from './prefixCacheSim.js';
 import { isStubMode, startStub, STUB_MODES } from './stub.js';
 
 function intEnv(name: string, fallback: number, min = 0): number {
@@ -18,6 +19,12 @@ if (!isStubMode(rawMode)) {
   process.exit(2);
 }
 
+const prefixCacheSim = prefixCacheSimFromEnv(process.env);
+if (prefixCacheSim && 'error' in prefixCacheSim) {
+  console.error(`model-stub: ${prefixCacheSim.error}`);
+  process.exit(2);
+}
+
 const stub = await startStub({
   host: process.env.HOST || '127.0.0.1',
   port: intEnv('PORT', 8000),
@@ -28,8 +35,9 @@ const stub = await startStub({
   cutAfterTokens: intEnv('STUB_CUT_AFTER_TOKENS', 3),
   mode: rawMode,
   apiKey: process.env.STUB_API_KEY || undefined,
+  prefixCacheSim,
 });
-console.log(JSON.stringify({ msg: 'model-stub listening', url: stub.url, mode: rawMode }));
+console.log(JSON.stringify({ msg: 'model-stub listening', url: stub.url, mode: rawMode, ...(prefixCacheSim ? { prefixCacheSimulation: prefixCacheSim } : {}) }));
 
 const stop = () => {
   void stub.close().then(() => process.exit(0));
