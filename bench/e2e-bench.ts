@@ -13,7 +13,7 @@ import { childrenOf, diff, sample } from './schedstat.js';
 import { BODY, conditions, f, onExit, quantile, ROOT, startApi, startStub, stop, streamOnce, TOKEN, writeSection, wrk, type Proc, type WrkResult } from './harness.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const TTFT_N = Number(process.env.BENCH_TTFT_N ?? 200);
 const CONCURRENCY = [1, 32];
 const GOALS = { stackP50: 3, stackTtft: 5, apiP50: 0.5, apiP99: 2 };
@@ -145,7 +145,9 @@ interface Profile {
 }
 
 /** N sequential non-streamed requests through the whole path, with each process's CPU and run-queue time. */
-async function profile(s: Stack, n = 300): Promise<Profile> {
+const PROFILE_N = 150;
+
+async function profile(s: Stack, n = PROFILE_N): Promise<Profile> {
   const t = s.targets.find((x) => x.name === 'Worker → nginx → API')!;
   const groups: [string, number[]][] = [
     ['workerd (Worker + Durable Objects)', childrenOf(process.pid, 'workerd')],
@@ -158,7 +160,7 @@ async function profile(s: Stack, n = 300): Promise<Profile> {
   const refused = () => fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: '{' }).then((r) => r.arrayBuffer());
   const p50Of = async (fn: () => Promise<unknown>) => {
     const xs: number[] = [];
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 100; i++) {
       const t0 = performance.now();
       await fn();
       xs.push(performance.now() - t0);
@@ -250,7 +252,7 @@ async function main(): Promise<void> {
     `**Against the goals (c=1):** whole stack adds ${verdict(stackAdd, GOALS.stackP50)} p50 non-streamed and ${verdict(stackTtft, GOALS.stackTtft)} to TTFT; ` +
       `the API alone adds ${verdict(apiAdd.p50, GOALS.apiP50)} p50 and ${verdict(apiAdd.p99, GOALS.apiP99)} p99.`,
     '',
-    `**Where the time goes** (${'300'} sequential non-streamed requests through Worker → nginx → API with Node's fetch, wall ${f(prof.wallMs, 2)} ms per request; ` +
+    `**Where the time goes** (${PROFILE_N} sequential non-streamed requests through Worker → nginx → API with Node's fetch, wall ${f(prof.wallMs, 2)} ms per request; ` +
       'per process, summed over its threads from /proc/<pid>/task/*/schedstat):',
     '',
     '| process | on a CPU, ms per request | runnable but waiting for a CPU, ms per request |',

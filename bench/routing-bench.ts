@@ -19,10 +19,11 @@ const PHASE_S = Number(process.env.BENCH_PHASE_S ?? 20);
 const SESSION_RATE = Number(process.env.BENCH_SESSION_RATE ?? 3); // new sessions per second
 const TURNS = Number(process.env.BENCH_TURNS ?? 5);
 const THINK_MS = Number(process.env.BENCH_THINK_MS ?? 300);
-// The simulated GPU: prefill 4000 tokens/s, KV cache of 4096 blocks × 16 tokens, replies of 32 tokens at 400/s.
+// The simulated GPU: prefill 4000 tokens/s, KV cache of 4096 blocks × 16 tokens, replies of 200 tokens at 1000/s
+// (a chat answer is a paragraph or two; each becomes part of the next turn's prompt).
 const SIM = { STUB_PREFIX_SIM_MS_PER_TOKEN: process.env.BENCH_MS_PER_TOKEN ?? '0.25', STUB_PREFIX_SIM_BLOCKS: process.env.BENCH_CACHE_BLOCKS ?? '4096', STUB_PREFIX_SIM_BLOCK_TOKENS: '16' };
-const REPLY_TOKENS = 32;
-const TOKEN_RATE = 400;
+const REPLY_TOKENS = 200;
+const TOKEN_RATE = 1000;
 const CHAT_TYPES = ['whereToGo', 'whatToOrder', 'somethingFun', 'home'];
 const PROMPTS = Object.fromEntries(CHAT_TYPES.map((t) => [t, readFileSync(`${ROOT}/prompts/${t}.md`, 'utf8')]));
 
@@ -157,6 +158,13 @@ async function main(): Promise<void> {
     return `| ${name(p)} | ${s.requests} | ${failed} | ${f(s.p50)} / ${f(s.p99)} | ${f(s.p50Later)} / ${f(s.p99Later)} | ${f(100 * s.hitLater, 1)} % | ${f(100 * s.hitAll, 1)} % |`;
   });
   const [rr, affine] = [summary(results[0]!), summary(results[1]!)];
+  const failures = results
+    .filter((p) => p.kill)
+    .map((p) => {
+      const after = p.turns.filter((t) => !t.ok && t.startedAt > p.killAt!);
+      const list = after.map((t) => `+${f(t.startedAt - p.killAt!, 1)} ms (${t.error})`).join(', ');
+      return `${name(p)}: ${after.length ? `sent after the kill and failed: ${list}` : 'no request sent after the kill failed'}.`;
+    });
   const totalS = (Date.now() - started) / 1000;
   const section = [
     `Command: \`npm run bench:routing\` (bench/routing-bench.ts; ${totalS.toFixed(0)} s). Measured ${new Date().toISOString().slice(0, 16)}Z on ${conditions()}, ` +
@@ -171,12 +179,14 @@ async function main(): Promise<void> {
     ...rows,
     '',
     `**Affine vs round-robin, turns ≥ 2: TTFT p50 ${f(rr.p50Later / affine.p50Later, 1)}× lower, p99 ${f(rr.p99Later / affine.p99Later, 1)}× lower; ` +
-      `cache hit ${f(100 * affine.hitLater, 1)} % vs ${f(100 * rr.hitLater, 1)} %.** Round-robin still hits on the shared system prompt (cached on every host), ` +
-      'which is why its rate is above 1/3 of the affine one.',
+      `cache hit ${f(100 * affine.hitLater, 1)} % vs ${f(100 * rr.hitLater, 1)} %.** Round-robin still hits on the system prompts (cached on every host) ` +
+      'and on the earlier turns a host happened to serve, which is why its rate is well above 1/3.',
     '',
     'A failed request is one that did not end with all its tokens and [DONE] (the session then stops, as a user would). With the host killed, ' +
       'only the streams running on it at that instant fail (the client sees them cut; nginx never replays a POST that reached a host); ' +
       'its sessions move to the next host on the ring with their next turn (a connect error is retried there) and rebuild their cache on it.',
+    '',
+    ...failures,
   ].join('\n');
   console.log(`\n${section}\n`);
   writeSection('routing', section);
