@@ -4,7 +4,8 @@
 // What it measures (all on loopback, the stub answering instantly or at a fast token rate, so the figures are the
 // gateway's own cost):
 //   1. non-streaming latency p50/p99 at concurrency 1 and 64 (wrk): stub direct, bare Node proxy (floor), the API
-//      with the undici hot path (default) and with UPSTREAM_CLIENT=openai (the SDK) → added latency;
+//      with its undici hot path and, for comparison, with the openai SDK as its upstream client (bench/sdk-api.ts)
+//      → added latency;
 //   2. time to first token for streams, sequential requests: stub direct vs each API variant → added TTFT;
 //   3. the most concurrent streams the API holds with every chunk delivered (ramp until a stream loses a chunk);
 //   4. API RSS: idle, after the load, peak while holding streams.

@@ -31,8 +31,9 @@ export interface Proc {
   url: string;
 }
 
-export async function start(script: string, env: Record<string, string>, marker: string): Promise<Proc> {
-  const proc = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function start(script: string | string[], env: Record<string, string>, marker: string): Promise<Proc> {
+  const args = Array.isArray(script) ? script : [script];
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(proc);
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -60,13 +61,14 @@ export const STUB = path.join(ROOT, 'services/model-stub/dist/stub.mjs');
 export const API = path.join(ROOT, 'services/inference-api/dist/server.mjs');
 export const startStub = (rate: number, tokens: number, env: Record<string, string> = {}) =>
   start(STUB, { PORT: '0', STUB_TOKENS_PER_SEC: String(rate), STUB_COMPLETION_TOKENS: String(tokens), ...env }, 'model-stub listening');
+// The SDK variant is the same API code with bench/sdk-upstream.ts swapped in, run through tsx (not shipped).
+const SDK_API = ['--import', 'tsx', path.join(ROOT, 'bench/sdk-api.ts')];
 export const startApi = (stubUrl: string, client: 'undici' | 'openai', env: Record<string, string> = {}) =>
   start(
-    API,
+    client === 'undici' ? API : SDK_API,
     {
       PORT: '0',
       UPSTREAM_BASE_URL: `${stubUrl}/v1`,
-      UPSTREAM_CLIENT: client,
       API_TOKENS: TOKEN,
       PROMPTS_DIR: path.join(ROOT, 'prompts'),
       RATE_LIMIT_RPM: '0',
