@@ -265,7 +265,7 @@ async function main(): Promise<void> {
     '',
     `**Reading it.** The figures are what this shared 2-core box gave with the load average above: every process waits for a CPU longer than it runs ` +
       '(table above), so the c=1 p99 column and the whole c=32 column measure the queue for the two cores, not the hops; `npm run bench:api` on a quiet box ' +
-      'measured the API alone at 0.32 ms p50 / 2.46 ms added (its section above). The hops this repository runs on the edge box and GPU host, ' +
+      'measured the API alone at 0.32 ms p50 / 2.46 ms p99 added (its section above). The hops this repository runs on the edge box and GPU host, ' +
       `nginx + API, add ${f(lat['nginx → API']![1]!.p50 - lat[base]![1]!.p50, 2)} ms p50 at c=1 here. The Worker hop misses the budget by an order of magnitude ` +
       `locally: workerd spends ${f(prof.rows[0]!.cpuMs, 1)} ms of CPU per chat request (JWT check and routing alone: the refused request above; the rest is the ` +
       'quota Durable Objects with their SQLite writes, the proxied fetch and the after-answer writes) and waits for a CPU besides; at c=32 its single ' +

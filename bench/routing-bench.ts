@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       'and on the earlier turns a host happened to serve, which is why its rate is well above 1/3.',
     '',
     'A failed request is one that did not end with all its tokens and [DONE] (the session then stops, as a user would). With the host killed, ' +
-      'only the streams running on it at that instant fail (the client sees them cut; nginx never replays a POST that reached a host); ' +
+      'the streams running on it at that instant fail (the client sees them cut; nginx never replays a POST that reached a host), and in some runs one request sent a few ms after the kill fails with 502: nginx wrote it on an idle keep-alive connection to the killed host before it saw that connection close, and cannot tell it from a request the host received; ' +
       'its sessions move to the next host on the ring with their next turn (a connect error is retried there) and rebuild their cache on it.',
     '',
     ...failures,
