@@ -53,6 +53,28 @@ export const ROUTE_HEADER = 'X-Fudbuddy-Route';
 
 const POOL = { home: 'fudbuddy_home', any: 'fudbuddy_any' } as const;
 
+/**
+ * Answers nginx itself gives (never a host's answer: proxy_intercept_errors stays off), as OpenAI-style JSON like the
+ * API's own errors instead of nginx's HTML pages. The named locations only `return`: nothing is sent to a host again.
+ */
+const EDGE_ERRORS = [
+  { status: 413, name: 'too_large', type: 'invalid_request_error', code: 'request_too_large', message: 'request body exceeds the edge limit', retryAfter: 0 },
+  { status: 502, name: 'bad_gateway', type: 'upstream_error', code: 'edge_upstream_failed', message: 'no GPU host answered this request (edge proxy); try again shortly', retryAfter: 2 },
+  { status: 504, name: 'timeout', type: 'timeout_error', code: 'edge_upstream_timeout', message: 'no GPU host answered in time (edge proxy)', retryAfter: 0 },
+] as const;
+
+const errorPages = EDGE_ERRORS.map((e) => `    error_page ${e.status} = @fudbuddy_${e.name};`).join('\n');
+
+function errorLocations(): string {
+  return EDGE_ERRORS.map((e) => {
+    const body = JSON.stringify({ error: { message: e.message, type: e.type, code: e.code, param: null } });
+    return `  location @fudbuddy_${e.name} {
+    default_type application/json;
+${e.retryAfter ? `    add_header Retry-After ${e.retryAfter} always;\n` : ''}    return ${e.status} '${body}';
+  }`;
+  }).join('\n');
+}
+
 function servers(ups: EdgeUpstream[], r: EdgeRouting): string {
   return ups
     .map((u) => `  server ${u.address} max_fails=${r.maxFails} fail_timeout=${r.failTimeoutSeconds}s${u.drain ? ' down' : ''};`)
@@ -105,9 +127,12 @@ export function buildRoutingLocations(ups: EdgeUpstream[], r: EdgeRouting): stri
     return `${common}
 
   location / {
+${errorPages}
     add_header ${ROUTE_HEADER} rr always;
     proxy_pass http://${POOL.any};
-  }`;
+  }
+
+${errorLocations()}`;
   }
   return `${common}
 
@@ -117,13 +142,19 @@ export function buildRoutingLocations(ups: EdgeUpstream[], r: EdgeRouting): stri
     limit_conn_status 429;
     limit_conn_log_level info;
     error_page 429 = @fudbuddy_overflow;
+    # ...and an overflow request that then fails still gets the JSON error below.
+    recursive_error_pages on;
+${errorPages}
     add_header ${ROUTE_HEADER} $fudbuddy_route always;
     proxy_pass http://$fudbuddy_pool;
   }
 
   # Reached only from limit_conn's refusal, before any host saw the request: nothing is replayed.
   location @fudbuddy_overflow {
+${errorPages}
     add_header ${ROUTE_HEADER} overflow always;
     proxy_pass http://${POOL.any};
-  }`;
+  }
+
+${errorLocations()}`;
 }

@@ -68,10 +68,11 @@ describe('edge proxy in real nginx (loopback stand-ins for the GPU hosts)', () =
     expect(hits - before).toBe(4);
   });
 
-  it('refuses a body above the limit with 413 before it reaches a host', async () => {
+  it('refuses a body above the limit with an OpenAI-style 413 before it reaches a host', async () => {
     const before = hits;
     const r = await fetch(`${proxyUrl}/v1/chat`, { method: 'POST', body: 'x'.repeat(4096) });
     expect(r.status).toBe(413);
+    expect(await r.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_too_large' } });
     expect(hits).toBe(before);
   });
 });

@@ -244,6 +244,10 @@ describe('session-affine edge routing in real nginx (loopback stand-ins for the 
     const home = await homeOf(s, 1);
     const post = await send(s, { path: '/crash' });
     expect(post.status).toBe(502);
+    // nginx's own answer, as OpenAI-style JSON like the API's errors (not nginx's HTML page).
+    expect(post.res.headers.get('content-type')).toBe('application/json');
+    expect(await post.res.json()).toEqual({ error: { message: expect.stringContaining('edge proxy'), type: 'upstream_error', code: 'edge_upstream_failed', param: null } });
+    expect(post.res.headers.get('retry-after')).toBe('2');
     const postSeenBy = hosts.filter((h) => h.seen.includes(post.id)).map((h) => h.name);
     expect(postSeenBy).toEqual([home]);
     // The contrast that shows the rule is nginx's non-idempotent one, not "no retries at all".
