@@ -6,6 +6,7 @@
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
+import { edgeRoutingSchema } from './edgeRoutingConfig.js';
 import { HOST_NODE } from '../components/lib/hostNode.js';
 import {
   apiPort,
@@ -160,6 +161,7 @@ export const stackConfigSchema = z
       ),
     gpuHosts: z.array(gpuHostSchema).min(1).describe('GPU (or CPU test) hosts; each becomes one gpuHost component'),
     edgeNode: edgeNodeSchema.optional().describe('Always-on edge box (e.g. a Pi); without it the first GPU host plays the edge role'),
+    edgeRouting: edgeRoutingSchema.default(edgeRoutingSchema.parse({})).describe('How the edge node spreads requests over the GPU hosts (session affinity, bounded load, drain); see docs/architecture.md'),
     model: modelSchema.default(modelSchema.parse({})).describe('The model vLLM serves'),
     vllmVersion: vllmVersion.default('0.11.0').describe('Pinned vLLM version'),
     hostNodeMajor: hostNodeMajor.default(HOST_NODE.major).describe('Node.js LTS line the hosts run the inference API on (NodeSource apt repository)'),
