@@ -51,6 +51,8 @@ const targets = {
       bundle: true,
       platform: 'neutral',
       conditions: ['workerd', 'worker', 'browser'],
+      // Durable Object RPC needs the runtime's own base class; workerd provides the module.
+      external: ['cloudflare:workers'],
       mainFields: ['module', 'main'],
       target: 'es2022',
       format: 'esm',

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Miniflare } from 'miniflare';
+import { miniflareWorkerOptions } from '../../components/lib/workerBindings.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const WORKER_BUNDLE = path.join(ROOT, 'services/edge-worker/dist/worker.js');
@@ -60,16 +61,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   }
   let output = '';
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: WORKER_BUNDLE,
-    compatibilityDate: '2026-04-01',
+    ...miniflareWorkerOptions(WORKER_BUNDLE),
     host: '127.0.0.1',
     port: 0,
     bindings,
-    durableObjects: {
-      QUOTA: { className: 'QuotaCounter', useSQLite: true },
-      STATS: { className: 'EdgeStats', useSQLite: true },
-    },
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       stdout.on('data', (b: Buffer) => (output += b.toString()));
       stderr.on('data', (b: Buffer) => (output += b.toString()));

@@ -1,9 +1,13 @@
 // Bindings of the edge Worker: the names are a contract with components/edgeWorker.ts (Pulumi) and
 // wrangler.toml. Vars may arrive as strings (Pulumi plain_text) or numbers (wrangler.toml), so the
-// config parser coerces them.
-export interface Env {
-  QUOTA: DurableObjectNamespace;
-  STATS: DurableObjectNamespace;
+// config parser coerces them; the numeric ones, their defaults and ranges are listed once in defaults.ts.
+import type { WorkerSettingName } from './defaults.js';
+import type { QuotaCounter } from './quota.js';
+import type { EdgeStats } from './stats.js';
+
+export type Env = {
+  QUOTA: DurableObjectNamespace<QuotaCounter>;
+  STATS: DurableObjectNamespace<EdgeStats>;
 
   // vars
   ORIGIN_URL?: string;
@@ -11,18 +15,6 @@ export interface Env {
   CLIENT_IDS?: string;
   FALLBACK_MODEL?: string;
   OPENAI_BASE_URL?: string;
-  TOKEN_TTL_SECONDS?: string | number;
-  RATE_LIMIT_RPM?: string | number;
-  TOKENS_PER_DAY?: string | number;
-  IP_RATE_LIMIT_RPM?: string | number;
-  IP_TOKENS_PER_DAY?: string | number;
-  RATE_WINDOW_SECONDS?: string | number;
-  TOKENS_WINDOW_SECONDS?: string | number;
-  ORIGIN_TIMEOUT_MS?: string | number;
-  BREAKER_FAILURES?: string | number;
-  BREAKER_OPEN_SECONDS?: string | number;
-  HEALTH_CACHE_SECONDS?: string | number;
-  MAX_BODY_BYTES?: string | number;
   ENVIRONMENT?: string;
 
   // secrets
@@ -32,4 +24,4 @@ export interface Env {
   OPENAI_API_KEY?: string;
   INVITE_CODES?: string;
   METRICS_TOKEN?: string;
-}
+} & { [K in WorkerSettingName]?: string | number };
