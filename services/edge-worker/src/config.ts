@@ -1,7 +1,25 @@
 import { DEFAULT_FALLBACK_MODEL, DEFAULT_OPENAI_BASE_URL, INVITE_CODE_MIN_LENGTH, WORKER_SETTINGS, type WorkerSettingName } from './defaults.js';
-import type { Env } from './env.js';
 
 type Numbers = { [K in WorkerSettingName]: number };
+
+/**
+ * The bindings this parser reads (env.ts declares them for the Worker). Typed loosely on purpose: it keeps this
+ * module free of Worker runtime types, so the stack's tests can import it and compare defaults.
+ */
+export type Bindings = {
+  ORIGIN_URL?: string;
+  ALLOWED_ORIGINS?: string;
+  CLIENT_IDS?: string;
+  FALLBACK_MODEL?: string;
+  OPENAI_BASE_URL?: string;
+  ENVIRONMENT?: string;
+  ORIGIN_TOKEN?: string;
+  JWT_SIGNING_KEY?: string;
+  JWT_SIGNING_KEY_PREVIOUS?: string;
+  OPENAI_API_KEY?: string;
+  INVITE_CODES?: string;
+  METRICS_TOKEN?: string;
+} & { [K in WorkerSettingName]?: string | number };
 
 /** Validated, typed view of the Worker's bindings. */
 export interface Config {
@@ -31,7 +49,7 @@ const list = (v: string | undefined): string[] =>
     .filter((s) => s.length > 0);
 
 /** Vars arrive as strings (Pulumi plain_text, blank = default) or numbers (wrangler.toml). */
-function parseNumbers(env: Env): Numbers {
+function parseNumbers(env: Bindings): Numbers {
   const out = {} as Numbers;
   for (const [key, setting] of Object.entries(WORKER_SETTINGS) as Array<[WorkerSettingName, (typeof WORKER_SETTINGS)[WorkerSettingName]]>) {
     const raw = (env as unknown as Record<string, unknown>)[key];
@@ -64,7 +82,7 @@ function parseOrigins(raw: string | undefined): URL[] {
   });
 }
 
-function requireSecret(env: Env, key: 'ORIGIN_TOKEN' | 'JWT_SIGNING_KEY', minLength: number): string {
+function requireSecret(env: Bindings, key: 'ORIGIN_TOKEN' | 'JWT_SIGNING_KEY', minLength: number): string {
   const v = env[key];
   if (typeof v !== 'string' || v.length < minLength) {
     throw new ConfigError(`${key} is required (a secret of at least ${minLength} characters)`);
@@ -83,7 +101,7 @@ function parseInviteCodes(raw: string | undefined): string[] {
   return codes;
 }
 
-export function parseConfig(env: Env): Config {
+export function parseConfig(env: Bindings): Config {
   const n = parseNumbers(env);
   const jwtPreviousKey = env.JWT_SIGNING_KEY_PREVIOUS?.length ? env.JWT_SIGNING_KEY_PREVIOUS : undefined;
   if (jwtPreviousKey !== undefined && jwtPreviousKey.length < 32) {
@@ -115,9 +133,9 @@ export function parseConfig(env: Env): Config {
 }
 
 // The env object is stable per isolate, so parse once.
-const cache = new WeakMap<Env, Config | ConfigError>();
+const cache = new WeakMap<Bindings, Config | ConfigError>();
 
-export function getConfig(env: Env): Config {
+export function getConfig(env: Bindings): Config {
   let c = cache.get(env);
   if (!c) {
     try {

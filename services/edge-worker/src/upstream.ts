@@ -15,11 +15,12 @@ export type UpstreamResult =
 export const FAILOVER_STATUSES = new Set([502, 503, 504]);
 
 /**
- * Error codes of the inference API's overload answers (services/inference-api/src/routes/chat.ts): its in-flight
- * gate is full, or vLLM itself said 429/503. A 503 `upstream_unavailable` (vLLM unreachable) or `shutting_down`
- * (the host is restarting) is a dead origin.
+ * Error code of the inference API's own overload answer (services/inference-api/src/routes/chat.ts): its in-flight
+ * gate and queue are full. The origin is alive and shedding load; the answer goes to the client with its
+ * Retry-After. Any other 5xx — `upstream_unavailable` or `upstream_busy` (vLLM unreachable or failing),
+ * `shutting_down` (the host restarts), 502, 504 — is a dead origin.
  */
-export const ORIGIN_BUSY_CODES: ReadonlySet<string> = new Set(['server_busy', 'upstream_busy']);
+export const ORIGIN_BUSY_CODES: ReadonlySet<string> = new Set(['server_busy']);
 
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
 const TIMEOUT = Symbol('timeout');
