@@ -36,6 +36,8 @@ export interface WorkerHandle {
   fetch(pathname: string, init?: RequestInit): Promise<Response>;
   /** Everything the Worker wrote to stdout/stderr so far. */
   logs(): string;
+  /** What one quota key ("session:<id>", "ip:<addr>", "client:<id>", "fallback:global", ...) has spent and holds. */
+  quota(key: string): Promise<{ used: number; reserved: number; holds: number }>;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,12 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     bindings,
     fetch: (pathname, init) => fetch(url + pathname, init),
     logs: () => output,
+    quota: async (key) => {
+      // Straight to the Durable Object over Miniflare's RPC proxy: the test reads the ledger, not the Worker's word.
+      const ns = await mf.getDurableObjectNamespace('QUOTA');
+      const stub = ns.get(ns.idFromName(key)) as unknown as { usage(): Promise<{ used: number; reserved: number; holds: number }> };
+      return stub.usage();
+    },
     close: () => mf.dispose(),
   };
 }
