@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROGRESS_STEP_TOKENS } from '../../services/edge-worker/src/budget.js';
+import { PROGRESS_STEP_TOKENS } from '../../services/edge-worker/src/defaults.js';
 import { errorCode, generatedTokens, maxReservation, promptTokensOf, report, sessionOf, usageOf } from './attack.js';
 import { chat, eventually, getToken, requestToken } from './harness.js';
 import { startStack, type Stack } from './stack.js';

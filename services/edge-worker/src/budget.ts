@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { PROGRESS_STEP_TOKENS } from './defaults.js';
 import type { Env } from './env.js';
 import { HttpError } from './errors.js';
 import { log } from './log.js';
@@ -23,8 +24,6 @@ export interface Refusal {
   scope: string;
 }
 
-/** Tokens counted between two progress reports; an abandoned answer is charged up to one step above its last report. */
-export const PROGRESS_STEP_TOKENS = 64;
 
 export class Charge {
   private reported = 0;

@@ -1,6 +1,7 @@
 import type { ChatRequest } from './body.js';
-import { Charge, PROGRESS_STEP_TOKENS, rateLimited, type BudgetKey } from './budget.js';
+import { Charge, rateLimited, type BudgetKey } from './budget.js';
 import type { Config } from './config.js';
+import { PROGRESS_STEP_TOKENS } from './defaults.js';
 import type { Env } from './env.js';
 import { errorResponse } from './errors.js';
 import { fallbackBody, fallbackUrl } from './fallback.js';

@@ -52,6 +52,9 @@ export const WORKER_SETTINGS = {
   INVITE_LOCKOUT_SECONDS: s(900, 1, 86_400),
 } as const satisfies Record<string, Setting>;
 
+/** Tokens counted between two progress reports; an abandoned answer is charged up to one step above its last report. */
+export const PROGRESS_STEP_TOKENS = 64;
+
 export type WorkerSettingName = keyof typeof WORKER_SETTINGS;
 
 /** Invite codes must be at least this long and not all one character class, so 60 guesses a minute find nothing. */
