@@ -37,12 +37,12 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
     raw.set(c, offset);
     offset += c.byteLength;
   }
-  if (size === 0) throw badRequest('Request body is empty; expected a JSON object', 'invalid_json');
+  if (size === 0) throw badRequest('Request body is empty; expected a JSON object', { code: 'invalid_json' });
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw));
   } catch {
-    throw badRequest('Request body is not valid JSON', 'invalid_json');
+    throw badRequest('Request body is not valid JSON', { code: 'invalid_json' });
   }
   return json;
 }
@@ -113,22 +113,22 @@ export interface ChatRequest {
 }
 
 export function parseChatBody(route: ChatRoute, json: unknown, headerChatType: string | null, maxTokensCap: number): ChatRequest {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badRequest('Request body must be a JSON object', 'invalid_body');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badRequest('Request body must be a JSON object', { code: 'invalid_body' });
   const schema = route === 'chat' ? fudBuddyBody : openAiBody;
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const param = issue?.path.join('.') || null;
-    throw badRequest(`Invalid request body${param ? ` at ${param}` : ''}: ${issue?.message ?? 'bad value'}`, 'invalid_body', param);
+    throw badRequest(`Invalid request body${param ? ` at ${param}` : ''}: ${issue?.message ?? 'bad value'}`, { code: 'invalid_body', param });
   }
   const body = parsed.data as unknown as ChatRequest['body'] & { chat_type?: string; chatType?: string; stream?: boolean | null; stream_options?: { include_usage?: boolean } | null; max_tokens?: number | null; max_completion_tokens?: number | null };
   const requested = body.chat_type ?? body.chatType ?? headerChatType ?? DEFAULT_CHAT_TYPE;
   if (!isChatType(requested)) {
-    throw badRequest(`Unknown chat type "${String(requested).slice(0, 40)}"; expected one of ${CHAT_TYPES.join(', ')}`, 'invalid_chat_type', 'chat_type');
+    throw badRequest(`Unknown chat type "${String(requested).slice(0, 40)}"; expected one of ${CHAT_TYPES.join(', ')}`, { code: 'invalid_chat_type', param: 'chat_type' });
   }
   // The origin needs someone to answer: system messages alone are refused there, so here too.
   if (!body.messages.some((m) => m.role === 'user' || m.role === 'assistant')) {
-    throw badRequest('Invalid request body at messages: at least one user or assistant message is needed', 'invalid_body', 'messages');
+    throw badRequest('Invalid request body at messages: at least one user or assistant message is needed', { code: 'invalid_body', param: 'messages' });
   }
   const stream = body.stream === true;
   const asked = body.max_completion_tokens ?? body.max_tokens ?? maxTokensCap;

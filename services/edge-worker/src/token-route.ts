@@ -59,7 +59,7 @@ export async function handleTokenRequest(request: Request, env: Env, config: Con
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const param = issue?.path.join('.') || null;
-    throw badRequest(`Invalid token request${param ? ` at ${param}` : ''}; expected {"client_id": string, "invite_code"?: string}`, 'invalid_body', param);
+    throw badRequest(`Invalid token request${param ? ` at ${param}` : ''}; expected {"client_id": string, "invite_code"?: string}`, { code: 'invalid_body', param });
   }
   const { client_id: clientId, invite_code: inviteCode } = parsed.data;
   if (!config.clientIds.has(clientId)) {

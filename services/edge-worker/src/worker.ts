@@ -2,7 +2,7 @@ import { parseChatBody, readJsonBody, type ChatRoute } from './body.js';
 import { proxyChat } from './chat.js';
 import { ConfigError, getConfig, type Config } from './config.js';
 import type { Env } from './env.js';
-import { HttpError, errorResponse } from './errors.js';
+import { ApiError, HttpError, errorResponse } from './errors.js';
 import { checkHealth } from './health.js';
 import { SECURITY_HEADERS, applyCors, isAllowedOrigin, preflight, requestIds } from './http.js';
 import { log } from './log.js';
@@ -129,9 +129,10 @@ export async function handleRequest(request: Request, env: Env, exec: ExecutionC
     if (clientRequestId) log('debug', 'client request id', { request_id: requestId, client_request_id: clientRequestId });
     response = await route({ request, env, exec, config, requestId, startedAt });
   } catch (err) {
-    if (err instanceof HttpError) {
-      response = errorResponse(err.spec);
-      log(err.spec.status >= 500 ? 'error' : 'info', 'request rejected', { request_id: requestId, path: new URL(request.url).pathname, status: err.spec.status, code: err.spec.code });
+    if (err instanceof ApiError) {
+      response = errorResponse(err);
+      // Refusals (4xx) are expected: info, not error.
+      log(err.status >= 500 ? 'error' : 'info', 'request rejected', { request_id: requestId, path: new URL(request.url).pathname, status: err.status, code: err.code });
     } else if (err instanceof ConfigError) {
       log('error', 'edge misconfigured', { request_id: requestId, problem: err.message });
       // The detail (which binding) goes to the log, not to the public.
