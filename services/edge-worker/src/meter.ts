@@ -1,11 +1,11 @@
-import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { SseDecoder, type SseEvent } from '../../common/sse.js';
 
-// Counts the tokens of an answer while it passes through, without holding it back. Exact usage comes from the
+// Counts the tokens of an answer while it passes through, without holding it back (SSE decoded by the stack's one
+// reader, services/common/sse.ts over eventsource-parser). Exact usage comes from the
 // server (JSON `usage`, or the streamed usage chunk the Worker always asks for); until it arrives, or when the
 // answer is cut before it, the count is an estimate: the prompt estimate plus, per streamed content delta, the
 // larger of one token and a token per four characters.
 const MAX_JSON_BYTES = 1 << 20;
-const MAX_EVENT_BYTES = 1 << 20;
 const CHARS_PER_TOKEN = 4;
 /** Chat templates add a few tokens per message around its text. */
 const TOKENS_PER_MESSAGE = 4;
@@ -38,37 +38,28 @@ export interface MeterOptions {
 
 export class TokenMeter {
   private readonly decoder = new TextDecoder();
-  private readonly parser: EventSourceParser | undefined;
+  private readonly sse: SseDecoder | undefined;
   private jsonText = '';
   private reported: number | undefined;
   private completion = 0;
-  private out: string[] = [];
 
   constructor(private readonly opts: MeterOptions) {
-    if (opts.sse) {
-      this.parser = createParser({
-        onEvent: (e) => this.event(e),
-        onComment: (c) => this.out.push(`:${c}\n\n`),
-        maxBufferSize: MAX_EVENT_BYTES,
-      });
-    }
+    if (opts.sse) this.sse = new SseDecoder();
   }
 
   /** Feeds upstream bytes; returns the bytes to pass on (for SSE: whole events only, the usage chunk maybe dropped). */
   push(chunk: Uint8Array): Uint8Array | undefined {
-    if (!this.parser) {
+    if (!this.sse) {
       const text = this.decoder.decode(chunk, { stream: true });
       if (this.jsonText.length + text.length <= MAX_JSON_BYTES) this.jsonText += text;
       return chunk;
     }
-    this.parser.feed(this.decoder.decode(chunk, { stream: true }));
-    if (this.out.length === 0) return undefined;
-    const bytes = encoder.encode(this.out.join(''));
-    this.out = [];
-    return bytes;
+    const out = this.sse.push(chunk).map((e) => this.event(e)).join('');
+    return out === '' ? undefined : encoder.encode(out);
   }
 
-  private event(e: EventSourceMessage): void {
+  /** Counts one event; returns it re-encoded for the client ("" when it is dropped). */
+  private event(e: SseEvent): string {
     let forward = true;
     if (e.data !== '[DONE]') {
       try {
@@ -86,9 +77,9 @@ export class TokenMeter {
         // not JSON: passed on, not counted
       }
     }
-    if (!forward) return;
+    if (!forward) return '';
     const lines = e.data.split('\n').map((l) => `data: ${l}\n`);
-    this.out.push(`${e.event ? `event: ${e.event}\n` : ''}${e.id !== undefined ? `id: ${e.id}\n` : ''}${lines.join('')}\n`);
+    return `${e.type !== 'message' ? `event: ${e.type}\n` : ''}${lines.join('')}\n`;
   }
 
   /** Exact usage when the server reported it, else the estimate so far. */
