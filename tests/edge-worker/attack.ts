@@ -1,13 +1,15 @@
 // Helpers of the hostile-client suites: what an answer really cost (as the model stub counts it), what the Worker
 // reserves at most for one request, and reading usage out of replies.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { WORKER_SETTINGS } from '../../services/edge-worker/src/defaults.js';
 import { estimatePromptTokens } from '../../services/edge-worker/src/meter.js';
 import type { StubHandle } from '../../services/model-stub/src/stub.js';
 import { estimateTokens } from '../../services/model-stub/src/tokens.js';
-import { ROOT } from './harness.js';
+import { ALLOWED_ORIGIN, ROOT, type WorkerHandle } from './harness.js';
 
 export const sessionOf = (token: string): string => String(decodeJwt(token).sub);
 
@@ -53,4 +55,27 @@ export async function errorCode(res: Response): Promise<string> {
 /** One line the suites print so the figures of a run can be read off (SECURITY.md quotes them). */
 export function report(attack: string, figures: Record<string, number | string>): void {
   console.log(`[hostile] ${attack}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+}
+
+/**
+ * A chat on its own connection (`Connection: close`). Bursts of parallel requests with idle gaps between them would
+ * otherwise reuse pooled keep-alive sockets that workerd closes after 5 s idle, and lose that race as "other side
+ * closed" (cloudflare/workers-sdk#15252; Miniflare's own dispatchFetch avoids keep-alive for the same reason).
+ */
+export function chatOwnConnection(worker: WorkerHandle, token: string, body: unknown): Promise<Response> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${worker.url}/v1/chat/completions`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), origin: ALLOWED_ORIGIN, authorization: `Bearer ${token}`, connection: 'close' },
+    });
+    req.on('response', (res) => {
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+      resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, { status: res.statusCode ?? 0, headers }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROGRESS_STEP_TOKENS } from '../../services/edge-worker/src/defaults.js';
-import { errorCode, generatedTokens, maxReservation, promptTokensOf, report, sessionOf, usageOf } from './attack.js';
+import { chatOwnConnection, errorCode, generatedTokens, maxReservation, promptTokensOf, report, sessionOf, usageOf } from './attack.js';
 import { chat, eventually, getToken, requestToken } from './harness.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -56,7 +56,7 @@ describe('hostile client vs the token budgets (workerd, real API bundle and stub
     const refusals = new Set<string>();
     for (let wave = 0; wave < 10; wave++) {
       const replies = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => chat(stack!.worker, { token, body: i % 2 ? body({ stream: true, stream_options: { include_usage: true } }) : body() })),
+        Array.from({ length: 20 }, (_, i) => chatOwnConnection(stack!.worker, token, i % 2 ? body({ stream: true, stream_options: { include_usage: true } }) : body())),
       );
       let servedNow = 0;
       for (const r of replies) {
