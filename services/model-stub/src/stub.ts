@@ -41,7 +41,7 @@ export interface StubStats {
   lastClientAbortAt: number | null;
   /** Last request bodies (newest last, at most 50). */
   bodies: unknown[];
-  /** Authorization header of the last request ("" when absent). */
+  /** Authorization header of the last request ("" when absent); in-process only, never served by /__stub/stats. */
   lastAuthorization: string;
 }
 
@@ -248,7 +248,9 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
       return;
     }
     if (path === '/__stub/stats' && req.method === 'GET') {
-      sendJson(res, 200, { mode, ...stats });
+      // Over HTTP (unauthenticated) never the credential itself: only tests holding the handle see it.
+      const { lastAuthorization, ...rest } = stats;
+      sendJson(res, 200, { mode, ...rest, lastAuthorizationPresent: lastAuthorization !== '' });
       return;
     }
     if (path === '/__stub/prefix-cache' && req.method === 'GET') {
