@@ -12,6 +12,7 @@ import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
 import type { EdgeNodeConfig, GpuHostConfig } from './stacks/config.js';
 import { gpuTailnetHostname } from './stacks/derive.js';
+import { routingOf } from './stacks/edgeRoutingConfig.js';
 import { readStackConfig } from './stacks/readConfig.js';
 import { planTopology } from './stacks/topology.js';
 
@@ -116,7 +117,10 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
       hostname: topology.edgeHostname,
       tailnetDnsName: s.tailnetDnsName,
       tailscale: box ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags } : undefined,
-      upstreams: gpuHosts.map((g) => pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => `${t ?? b}:${s.api.port}`)),
+      upstreams: gpuHosts.map((g, i) =>
+        pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => ({ address: `${t ?? b}:${s.api.port}`, drain: s.edgeRouting.drain.includes(s.gpuHosts[i]!.name) })),
+      ),
+      routing: routingOf(s.edgeRouting),
       bodyLimit: s.api.bodyLimit,
     },
     { dependsOn: gpuHosts },
