@@ -4,12 +4,14 @@
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { EdgeNode } from './components/edgeNode.js';
+import { EDGE_LOCAL_HEALTH_URL } from './components/lib/serveConfig.js';
 import { EdgeWorker } from './components/edgeWorker.js';
 import { GpuHost } from './components/gpuHost.js';
 import { Monitoring, monitoringTailnetAccess } from './components/monitoring.js';
 import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
-import { gpuTailnetHostname, type EdgeNodeConfig, type GpuHostConfig } from './stacks/config.js';
+import type { EdgeNodeConfig, GpuHostConfig } from './stacks/config.js';
+import { gpuTailnetHostname } from './stacks/derive.js';
 import { routingOf } from './stacks/edgeRoutingConfig.js';
 import { readStackConfig } from './stacks/readConfig.js';
 import { planTopology } from './stacks/topology.js';
@@ -55,7 +57,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
       connection: ssh(h),
       hostname,
       gpu: h.gpu,
-      nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch } : undefined,
+      nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch, install: s.nvidiaDriverInstall } : undefined,
       tailscale: s.tailscaleEnabled
         ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags }
         : { enabled: false, bindAddress: h.bindAddress! },
@@ -92,6 +94,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
           LOG_LEVEL: s.api.logLevel,
         },
       },
+      nodeMajor: s.hostNodeMajor,
       firewall: {
         sshSources: s.sshAllowFrom,
         extraAllow: s.apiAllowFrom.map((from) => ({ port: s.api.port, from, comment: 'fudbuddy api (no tailnet)' })),
@@ -184,10 +187,10 @@ if (worker && d.webHostname) {
 let monitoring: Monitoring | undefined;
 if (topology.monitoringHostname && edge) {
   const box = s.edgeNode;
-  const probes = [
-    ...(worker ? [{ name: 'worker', url: worker.healthUrl }] : []),
-    { name: s.exposure === 'public' ? 'funnel' : 'tailnet-serve', url: edge.healthUrl },
-  ];
+  // What users reach: the Worker's /healthz from outside (public: through Funnel to the origin), and the edge's
+  // loopback nginx in front of the GPU hosts (Prometheus runs on the edge box, where its own serve URL is not
+  // reachable through serve; docs/monitoring.md).
+  const probes = [...(worker ? [{ name: 'worker', url: worker.healthUrl }] : []), { name: 'edge-proxy', url: EDGE_LOCAL_HEALTH_URL }];
   monitoring = new Monitoring(
     'monitoring',
     {

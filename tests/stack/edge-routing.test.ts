@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ROUTING } from '../../components/lib/edgeRouting.js';
 import { buildNginxConfig } from '../../components/lib/serveConfig.js';
-import { formatIssues, parseStackConfig } from '../../stacks/config.js';
+import { formatIssues, parseStackConfig } from '../../stacks/validate.js';
 import { edgeRoutingSchema, routingOf } from '../../stacks/edgeRoutingConfig.js';
 import { privateValues } from './fixtures.js';
 
