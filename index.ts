@@ -131,6 +131,9 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
 //    before the Worker starts sending it.
 let worker: EdgeWorker | undefined;
 if (s.exposure === 'public' && edge && d.apiHostname) {
+  // Which Durable Object migration steps the upload carries depends on what is deployed: this stack's own last
+  // `edgeWorkerMigrationTag` output (a self StackReference; none before the first deploy). See workerMigrations.
+  const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
   worker = new EdgeWorker(
     'api',
     {
@@ -163,6 +166,8 @@ if (s.exposure === 'public' && edge && d.apiHostname) {
         metricsToken: secrets.metricsToken,
       },
       observability: { enabled: s.worker.observability, headSamplingRate: s.worker.headSamplingRate },
+      deployedMigrationTag: self.getOutput('edgeWorkerMigrationTag') as pulumi.Output<string | undefined>,
+      preflight: { domain: s.domain!, pages: d.webHostname !== undefined, apiToken: cfg.cloudflareApiToken },
     },
     { dependsOn: [edge, ...gpuHosts] },
   );
@@ -233,6 +238,8 @@ export const exposure = s.exposure;
 export const apiUrl: pulumi.Output<string> = worker ? pulumi.output(worker.url) : edge ? pulumi.output(edge.url) : firstGpu.apiUrl;
 export const healthUrl: pulumi.Output<string> = apiUrl.apply((u) => `${u}/healthz`);
 export const webUrl: string | null = web?.url ?? null;
+/** The Worker's Durable Object migration tag as Cloudflare reports it: read back by the next run (above). */
+export const edgeWorkerMigrationTag: pulumi.Output<string> | null = worker?.migrationTag ?? null;
 /** The Funnel URL (public: the Worker's origin) or the serve URL (private). */
 export const edgeUrl: string | null = edge?.url ?? null;
 export const tailnetNames = {

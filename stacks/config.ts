@@ -6,6 +6,7 @@
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
+import { edgeRoutingSchema } from './edgeRoutingConfig.js';
 import { HOST_NODE } from '../components/lib/hostNode.js';
 import {
   apiPort,
@@ -24,7 +25,6 @@ import {
   sshUser,
   vllmVersion,
 } from '../components/lib/rules.js';
-import { edgeRoutingSchema } from './edgeRoutingConfig.js';
 
 export const PROJECT = 'fudbuddy';
 

@@ -1,5 +1,7 @@
 // Validation of the stack config: every problem at once, each naming its key and the `pulumi config set` that
 // fixes it. Pure (plain values in), so it is tested without Pulumi. Secret values never appear in a message.
+import { expiredCredentialIssues, type ExpiringCredential } from './credentialExpiry.js';
+import { edgeRoutingIssues } from './edgeRoutingConfig.js';
 import type { z } from 'zod';
 import { cudaDriverMismatch } from '../components/lib/cudaCompat.js';
 import { PROJECT, SECRET_KEY_NAMES, SECRET_KEYS, stackConfigSchema, type SecretKey, type StackSettings } from './config.js';
@@ -161,7 +163,7 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
  * Validates plain config values (keys without the `fudbuddy:` prefix; scalars as strings as Pulumi passes them,
  * objects parsed; secrets as plaintext, which never appear in the returned settings or in messages).
  */
-export function parseStackConfig(values: Record<string, unknown>): ParseResult {
+export function parseStackConfig(values: Record<string, unknown>, now: Date = new Date()): ParseResult {
   const plain: Record<string, unknown> = {};
   const issues: ConfigIssue[] = [];
   for (const [k, v] of Object.entries(values)) {
@@ -188,6 +190,11 @@ export function parseStackConfig(values: Record<string, unknown>): ParseResult {
     }
   }
   issues.push(...crossFieldIssues(partialSettings));
+  const credentialsInUse = new Set<ExpiringCredential>([
+    ...((partialSettings.tailscaleEnabled ?? true) ? (['tailscale-api-key'] as const) : []),
+    ...(partialSettings.exposure === 'public' ? (['cloudflare-api-token'] as const) : []),
+  ]);
+  issues.push(...expiredCredentialIssues(partialSettings.monitoring?.credentialExpiries ?? [], credentialsInUse, now));
   issues.push(...secrets.issues);
   if (partialSettings.monitoring?.enabled && !partialSettings.monitoring.alertEmail && !secrets.present.has('alertWebhookUrl')) {
     issues.push(issue(['alertWebhookUrl'], 'or monitoring.alertEmail is required when monitoring.enabled is true (where do alerts go?)', true));
