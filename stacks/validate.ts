@@ -5,7 +5,6 @@ import { edgeRoutingIssues } from './edgeRoutingConfig.js';
 import type { z } from 'zod';
 import { cudaDriverMismatch } from '../components/lib/cudaCompat.js';
 import { PROJECT, SECRET_KEY_NAMES, SECRET_KEYS, stackConfigSchema, type SecretKey, type StackSettings } from './config.js';
-import { edgeRoutingIssues } from './edgeRoutingConfig.js';
 
 // Tokens travel in API_TOKENS (comma-separated) and in Authorization headers: no commas, no whitespace.
 const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]+$/;
