@@ -31,8 +31,8 @@ export const SERVE_CLIENT_RE = /^(autogroup:member|group:fudbuddy-admins|[^\s@:]
 
 export interface TailnetPolicyArgs {
   /**
-   * Admin identities (Tailscale login emails, e.g. `alice@example.com`). They own the tags, get SSH (22 and
-   * Tailscale SSH) to every node, and nothing else. At least one: the policy tests use the first as a source.
+   * Admin identities (Tailscale login emails, e.g. `alice@example.com`). They own the tags, get OpenSSH (tcp:22)
+   * to every node, and nothing else. At least one: the policy tests use the first as a source.
    */
   admins: string[];
   /** Tag of inference hosts. Default `tag:gpu`. */
@@ -58,12 +58,6 @@ export interface PolicyGrant {
   dst: string[];
   ip: string[];
 }
-export interface PolicySshRule {
-  action: 'accept' | 'check';
-  src: string[];
-  dst: string[];
-  users: string[];
-}
 export interface PolicyTest {
   src: string;
   proto?: string;
@@ -74,7 +68,6 @@ export interface TailnetPolicy {
   groups: Record<string, string[]>;
   tagOwners: Record<string, string[]>;
   grants: PolicyGrant[];
-  ssh: PolicySshRule[];
   nodeAttrs: { target: string[]; attr: string[] }[];
   tests: PolicyTest[];
 }
@@ -184,10 +177,9 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
   return {
     groups: { [ADMIN_GROUP]: [...args.admins] },
     tagOwners,
+    // No `ssh` section: hosts never run `tailscale up --ssh` (Pulumi and admins use the hosts' OpenSSH with pinned
+    // host keys, over the tcp:22 grant above), so Tailscale SSH rules would promise access that is not there.
     grants,
-    ssh: [
-      { action: 'check', src: [ADMIN_GROUP], dst: [gpu, edge], users: ['autogroup:nonroot', 'root'] },
-    ],
     nodeAttrs: args.funnel === false ? [] : [{ target: [edge], attr: ['funnel'] }],
     tests,
   };
