@@ -9,6 +9,7 @@ import { GpuHost } from './components/gpuHost.js';
 import { Monitoring, monitoringTailnetAccess } from './components/monitoring.js';
 import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
+import { edgeServePort } from './components/lib/serveConfig.js';
 import { gpuTailnetHostname, type EdgeNodeConfig, type GpuHostConfig } from './stacks/config.js';
 import { readStackConfig } from './stacks/readConfig.js';
 import { planTopology } from './stacks/topology.js';
@@ -28,12 +29,20 @@ const ssh = (t: GpuHostConfig | EdgeNodeConfig) => ({
 // 1. Tailnet: the policy, then one single-use key per node carrying all of the node's tags.
 let tailnet: Tailnet | undefined;
 const authKeys = new Map<string, pulumi.Output<string>>();
+const headscale = s.controlServer === 'headscale' ? s.headscale : undefined;
+// Headscale issues no HTTPS certificates: the edge serves plain HTTP inside the tailnet (components/lib/headscale.ts).
+const edgeScheme = headscale ? 'http' : 'https';
 if (s.tailscaleEnabled) {
   tailnet = new Tailnet('tailnet', {
     admins: s.tailnetAdmins,
     nodes: topology.nodes.map((n) => ({ name: n.hostname, role: n.kind === 'gpu' ? 'gpu' : 'edge', tags: n.tags })),
     apiPort: s.api.port,
     funnel: s.exposure === 'public',
+    servePort: edgeServePort(edgeScheme),
+    overwriteExistingPolicy: s.tailnetPolicyOverwrite,
+    headscale: headscale
+      ? { loginServer: headscale.loginServer, cli: headscale.cli, connection: { host: headscale.address, port: headscale.port, user: headscale.user, privateKey: secrets.sshPrivateKey, hostKey: headscale.hostKey } }
+      : undefined,
     // Private: tailnet users reach the edge's `tailscale serve` port. Public needs no grant: Funnel traffic comes
     // from Tailscale's ingress servers, which only offer the edge node a TCP connection.
     serveClients: s.exposure === 'private' ? s.tailnetClients : undefined,
@@ -56,7 +65,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
       gpu: h.gpu,
       nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch } : undefined,
       tailscale: s.tailscaleEnabled
-        ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags }
+        ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags, extraUpFlags: headscale ? ['--login-server', headscale.loginServer] : undefined }
         : { enabled: false, bindAddress: h.bindAddress! },
       inference:
         h.gpu === 'nvidia'
@@ -112,13 +121,18 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
       mode: topology.edgeMode,
       hostname: topology.edgeHostname,
       tailnetDnsName: s.tailnetDnsName,
-      tailscale: box ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags } : undefined,
+      scheme: edgeScheme,
+      tailscale: box
+        ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags, loginServer: headscale?.loginServer }
+        : undefined,
       upstreams: gpuHosts.map((g) => pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => `${t ?? b}:${s.api.port}`)),
       bodyLimit: s.api.bodyLimit,
     },
     { dependsOn: gpuHosts },
   );
 }
+// Headscale evaluates the policy's tests against existing nodes: the full policy goes in once every host joined.
+tailnet?.applyPolicyTests([...gpuHosts, ...(edge ? [edge] : [])]);
 
 // 4. Worker (public). It depends on every GPU host: during a token rotation the APIs accept the new token
 //    before the Worker starts sending it.

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { remote } from '@pulumi/command';
 import type { SshConnectionArgs } from './lib/hostTypes.js';
-import { buildEdgeProxyScript, buildNginxConfig, EDGE_HTTPS_PORT, type EdgeMode } from './lib/serveConfig.js';
+import { buildEdgeProxyScript, buildNginxConfig, type EdgeMode, type EdgeScheme } from './lib/serveConfig.js';
 
 const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
 /** Host-layer scripts the edge needs (shared with gpuHost: same lib.sh conventions and install step). */
@@ -24,8 +24,13 @@ export interface EdgeNodeArgs {
   /** Tailscale hostname of the node; with `tailnetDnsName` it makes the URL https://<hostname>.<tailnetDnsName>. */
   hostname: string;
   tailnetDnsName: string;
-  /** Join the tailnet here (a separate edge box). Leave unset when the node already joined (a GPU host). */
-  tailscale?: { authKey: pulumi.Input<string>; tags: string[] };
+  /** https (default; Tailscale's certificates) or http (a control server without certificates: Headscale). */
+  scheme?: EdgeScheme;
+  /**
+   * Join the tailnet here (a separate edge box). Leave unset when the node already joined (a GPU host).
+   * `loginServer`: a self-hosted control server (Headscale).
+   */
+  tailscale?: { authKey: pulumi.Input<string>; tags: string[]; loginServer?: string };
   /** host:port of each GPU host's inference API on the tailnet. */
   upstreams: pulumi.Input<pulumi.Input<string>[]>;
   /** nginx body limit, ≥ the API's BODY_LIMIT (e.g. `1mb`). */
@@ -41,7 +46,7 @@ function sudo(user: string): string {
  * FileArchive: the command provider only accepts file assets and path archives, not an in-memory AssetArchive.
  * The directory is named by the content hash, so the archive's path (which lands in state) is stable across runs.
  */
-export function stagedScripts(mode: EdgeMode): { dir: string; hash: string; names: string[] } {
+export function stagedScripts(mode: EdgeMode, scheme: EdgeScheme = 'https'): { dir: string; hash: string; names: string[] } {
   const h = createHash('sha256');
   const contents: Record<string, string | Buffer> = {};
   const present = new Set(readdirSync(SCRIPTS_DIR));
@@ -50,7 +55,7 @@ export function stagedScripts(mode: EdgeMode): { dir: string; hash: string; name
     contents[name] = readFileSync(path.join(SCRIPTS_DIR, name));
     h.update(name).update(contents[name]);
   }
-  const edgeScript = buildEdgeProxyScript(mode);
+  const edgeScript = buildEdgeProxyScript(mode, scheme);
   h.update('edge-proxy.sh').update(edgeScript);
   contents['edge-proxy.sh'] = edgeScript;
   const hash = h.digest('hex');
@@ -88,13 +93,15 @@ export class EdgeNode extends pulumi.ComponentResource {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(args.hostname)) throw new Error(`edgeNode: hostname '${args.hostname}' is invalid`);
     this.hostname = args.hostname;
     this.mode = args.mode;
-    this.url = `https://${args.hostname}.${args.tailnetDnsName}` + (EDGE_HTTPS_PORT === 443 ? '' : `:${EDGE_HTTPS_PORT}`);
+    const scheme = args.scheme ?? 'https';
+    // Both serve ports are their scheme's default (443, 80): the URL carries none.
+    this.url = `${scheme}://${args.hostname}.${args.tailnetDnsName}`;
     this.healthUrl = `${this.url}/healthz`;
 
     const c = args.connection;
     const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
     const run = sudo(c.user);
-    const { dir: stagedDir, hash } = stagedScripts(args.mode);
+    const { dir: stagedDir, hash } = stagedScripts(args.mode, scheme);
     const stage = `/var/tmp/fudbuddy-edge-stage-${hash.slice(0, 16)}`;
     const parent = { parent: this };
 
@@ -117,14 +124,15 @@ export class EdgeNode extends pulumi.ComponentResource {
         { ...parent, dependsOn: [install] },
       );
       const tags = args.tailscale.tags.join(',');
+      const login = args.tailscale.loginServer ? ` --login-server ${args.tailscale.loginServer}` : '';
       joined = new remote.Command(
         `${name}-tailscale-up`,
         {
           connection,
-          create: `${run}${BIN}/tailscale-up.sh --hostname ${args.hostname} --advertise-tags ${tags}`,
+          create: `${run}${BIN}/tailscale-up.sh --hostname ${args.hostname} --advertise-tags ${tags}${login}`,
           // The single-use key goes over stdin into a 0600 tmpfs file: never argv, never output.
           stdin: pulumi.secret(args.tailscale.authKey),
-          triggers: [args.hostname, tags],
+          triggers: [args.hostname, tags, args.tailscale.loginServer ?? ''],
           logging: 'stdoutAndStderr',
         },
         { ...parent, dependsOn: [tsInstall], additionalSecretOutputs: ['stdin'] },

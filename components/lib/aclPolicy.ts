@@ -51,6 +51,8 @@ export interface TailnetPolicyArgs {
    * grant: Funnel traffic arrives from Tailscale's ingress servers, not from tailnet sources).
    */
   serveClients?: string[];
+  /** The edge's serve port: SERVE_PORT (HTTPS) by default; Headscale serves plain HTTP (HEADSCALE_EDGE_HTTP_PORT). */
+  servePort?: number;
 }
 
 export interface PolicyGrant {
@@ -91,6 +93,8 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
   }
   if (gpu === edge) throw new Error('tailnet.edgeTag must differ from tailnet.gpuTag');
   checkPort(apiPort, 'tailnet.apiPort');
+  const servePort = args.servePort ?? SERVE_PORT;
+  checkPort(servePort, 'tailnet.servePort');
   if (apiPort === MODEL_PORT) throw new Error(`tailnet.apiPort must not be ${MODEL_PORT} (vLLM is never exposed)`);
   if (args.admins.length === 0) throw new Error('tailnet.admins: at least one admin login (email) is required');
   for (const a of args.admins) {
@@ -120,7 +124,7 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
       src: args.admins[0]!,
       accept: [`${gpu}:22`, `${edge}:22`],
       // Without serve clients nobody on the tailnet reaches the edge's HTTPS port (public mode: Funnel only).
-      deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, ...(args.serveClients ? [] : [`${edge}:${SERVE_PORT}`])],
+      deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, ...(args.serveClients ? [] : [`${edge}:${servePort}`])],
     },
     { src: gpu, deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, `${edge}:22`] },
   ];
@@ -128,10 +132,10 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
   if (args.serveClients) {
     // Private exposure: tailnet users call the API through the edge's `tailscale serve` (HTTPS on the tailnet
     // address); the edge's proxy, not the user, reaches tag:gpu:8001.
-    grants.push({ src: [...args.serveClients], dst: [edge], ip: [`tcp:${SERVE_PORT}`] });
+    grants.push({ src: [...args.serveClients], dst: [edge], ip: [`tcp:${servePort}`] });
     // A concrete identity for the test: a listed login, else the first admin (a member, and in the admin group).
     const client = args.serveClients.find((c) => c.includes('@')) ?? args.admins[0]!;
-    tests.push({ src: client, accept: [`${edge}:${SERVE_PORT}`], deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`] });
+    tests.push({ src: client, accept: [`${edge}:${servePort}`], deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`] });
   }
 
   if (args.monitoring) {

@@ -62,6 +62,8 @@ s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',e=>{console
 export interface Tailnet {
   /** `http://10.77.0.1:8080`: what nodes pass as --login-server. */
   loginServer: string;
+  /** Directory with a `headscale` wrapper bound to this run's config (the product's scripts call plain `headscale`). */
+  headscaleBinDir: string;
   /** Runs the headscale CLI against this run's server (config, unix socket). */
   headscale(args: string[], opts?: { timeoutMs?: number }): Promise<CmdResult>;
   /** Creates a user with an email (policy identities are emails); returns its numeric id. */
@@ -269,6 +271,10 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
     writeFileSync(config, headscaleConfig(hsDir));
     const hsEnv = { PATH: process.env.PATH, HOME: hsDir };
     const hs = spawnLogged('headscale', ['ip', 'netns', 'exec', hub, join(bin, 'headscale'), 'serve', '-c', config], hsEnv);
+    const headscaleBinDir = join(hsDir, 'bin');
+    mkdirSync(headscaleBinDir);
+    writeFileSync(join(headscaleBinDir, 'headscale'), `#!/bin/sh\nexec ${join(bin, 'headscale')} -c ${config} "$@"\n`);
+    chmodSync(join(headscaleBinDir, 'headscale'), 0o755);
     const headscale = (args: string[], o: { timeoutMs?: number } = {}): Promise<CmdResult> =>
       run([join(bin, 'headscale'), '-c', config, '--force', ...args], { env: hsEnv, timeoutMs: o.timeoutMs });
     await eventually(
@@ -284,6 +290,7 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
     const tailnet: Tailnet = {
       loginServer: `http://${SUBNET}.1:${HEADSCALE_PORT}`,
       dir,
+      headscaleBinDir,
       headscale,
       async createUser(name, email) {
         const r = await headscale(['users', 'create', name, '--email', email, '-o', 'json']);
