@@ -11,15 +11,13 @@
 //
 //   const net = await startTailnet({ policy });
 //   try { const gpu = await net.addNode('gpu1'); await net.join(gpu, { tags: ['tag:gpu'] }); ... } finally { await net.stop(); }
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { REPO_ROOT } from './testHost.js';
 
-const execFileAsync = promisify(execFile);
 const TOOLCHAIN = join(REPO_ROOT, 'scripts/tailnet-toolchain.sh');
 const SUBNET = '10.77.0';
 const HEADSCALE_PORT = 8080;

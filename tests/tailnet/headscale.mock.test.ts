@@ -42,7 +42,7 @@ const recordDeps: pulumi.ResourceTransformation = (a) => {
 };
 
 let tailnet: InstanceType<typeof Tailnet>;
-let host: pulumi.CustomResource;
+let host: pulumi.ComponentResource;
 beforeAll(async () => {
   tailnet = new Tailnet(
     'hs',
@@ -59,7 +59,7 @@ beforeAll(async () => {
     },
     { transformations: [recordDeps] },
   );
-  host = new pulumi.CustomResource('test:host', 'joined-host', {});
+  host = new pulumi.ComponentResource('test:host', 'joined-host');
   tailnet.applyPolicyTests([host]);
   await value(tailnet.authKeyFor('gpu-1'));
   await new Promise((r) => setTimeout(r, 200));
