@@ -16,17 +16,16 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { headscaleConfig } from './headscaleConfig.js';
+import { eventually, must, run, type CmdResult } from './proc.js';
 import { REPO_ROOT } from './testHost.js';
+
+export { eventually, type CmdResult };
 
 const TOOLCHAIN = join(REPO_ROOT, 'scripts/tailnet-toolchain.sh');
 const SUBNET = '10.77.0';
 const HEADSCALE_PORT = 8080;
 
-export interface CmdResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface TailnetNode {
   name: string;
@@ -98,93 +97,6 @@ export function tailnetUnavailableReason(): string | null {
 export function tailnetBinDir(): string {
   const out = execFileSync('bash', [TOOLCHAIN, 'build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 3_600_000 });
   return out.trim().split('\n').pop()!;
-}
-
-async function run(argv: string[], opts: { stdin?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CmdResult> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr });
-    });
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
-
-async function must(argv: string[], what: string): Promise<string> {
-  const r = await run(argv);
-  if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
-/** Polls `fn` until it returns a value (not undefined) or the deadline passes; the last error explains a timeout. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-function headscaleConfig(dir: string): string {
-  // Only what differs from headscale's defaults (config-example.yaml of v0.29.3) for an offline run.
-  return `server_url: http://${SUBNET}.1:${HEADSCALE_PORT}
-listen_addr: ${SUBNET}.1:${HEADSCALE_PORT}
-metrics_listen_addr: 127.0.0.1:0
-grpc_listen_addr: 127.0.0.1:0
-noise:
-  private_key_path: ${dir}/noise_private.key
-prefixes:
-  v4: 100.64.0.0/10
-  v6: fd7a:115c:a1e0::/48
-  allocation: sequential
-derp:
-  server:
-    enabled: true
-    region_id: 999
-    region_code: headscale
-    region_name: Headscale Embedded DERP
-    verify_clients: true
-    stun_listen_addr: ${SUBNET}.1:3478
-    private_key_path: ${dir}/derp_server_private.key
-    automatically_add_embedded_derp_region: true
-    ipv4: ${SUBNET}.1
-  urls: []
-  paths: []
-  auto_update_enabled: false
-disable_check_updates: true
-database:
-  type: sqlite
-  sqlite:
-    path: ${dir}/db.sqlite
-    write_ahead_log: true
-log:
-  level: info
-policy:
-  mode: database
-dns:
-  magic_dns: true
-  base_domain: tailnet.test
-  override_local_dns: false
-  nameservers:
-    global: []
-unix_socket: ${dir}/headscale.sock
-unix_socket_permission: "0770"
-logtail:
-  enabled: false
-`;
 }
 
 export async function startTailnet(opts: { policy?: string } = {}): Promise<Tailnet> {
@@ -266,7 +178,7 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
     const hsDir = join(dir, 'headscale');
     mkdirSync(hsDir, { recursive: true });
     const config = join(hsDir, 'config.yaml');
-    writeFileSync(config, headscaleConfig(hsDir));
+    writeFileSync(config, headscaleConfig(hsDir, `${SUBNET}.1`, HEADSCALE_PORT));
     const hsEnv = { PATH: process.env.PATH, HOME: hsDir };
     const hs = spawnLogged('headscale', ['ip', 'netns', 'exec', hub, join(bin, 'headscale'), 'serve', '-c', config], hsEnv);
     const headscaleBinDir = join(hsDir, 'bin');
