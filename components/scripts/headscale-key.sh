@@ -20,6 +20,15 @@ done
 [[ $expiration =~ ^[0-9]+[smhd]$ ]] || die "--expiration must be a duration like 3600s"
 command -v "$cli" >/dev/null || die "the Headscale CLI '$cli' is not on this host (tailnet.headscale.cli names it)"
 
+# Headscale's CLI mints a key for any tag (the admin is trusted) and the node then joins with it; a tag this stack's
+# policy does not own would put a host outside every grant. Refuse it here, naming the tag.
+policy=$("$cli" policy get 2>&1) || die "headscale policy get failed (is the policy applied? Headscale needs policy.mode: database): $(tail -n 2 <<< "$policy" | tr '\n' ' ')"
+unowned=$(TAGS=$tags python3 -c 'import json,os,sys
+owners=(json.loads(sys.stdin.read()).get("tagOwners") or {})
+print(",".join(t for t in os.environ["TAGS"].split(",") if t not in owners))' <<< "$policy") \
+  || die "the live Headscale policy is not JSON: cannot check the key's tags"
+[ -z "$unowned" ] || die "refusing to mint a key with $unowned: not in the live policy's tagOwners (apply the policy first)"
+
 if ! out=$("$cli" preauthkeys create --tags "$tags" --expiration "$expiration" -o json 2>&1); then
   die "headscale preauthkeys create --tags $tags failed: $(tail -n 3 <<< "$out" | tr '\n' ' ')(are the tags in the applied policy's tagOwners, and may this user run the headscale CLI?)"
 fi

@@ -37,6 +37,7 @@ if "$cli" policy get > "$work/live.json" 2>/dev/null \
 fi
 "$cli" policy set -f "$work/policy.json" > "$work/out" 2>&1 || {
   case $(cat "$work/out") in
+    *"resolved to no IP addresses"*) die "headscale refused the policy (the live policy is unchanged): its tests name a login or tag with no device yet. Headscale runs the tests against real nodes: every tailnetAdmins login needs a device on the tailnet, every tagged host must have joined ($(tr '\n' ' ' < "$work/out"))" ;;
     *policy_mode*|*database*) die "headscale policy set failed: Headscale must run with policy.mode: database for the policy to be managed here ($(tr '\n' ' ' < "$work/out"))" ;;
     *) die "headscale refused the policy (the live policy is unchanged): $(tr '\n' ' ' < "$work/out")" ;;
   esac

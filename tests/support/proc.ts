@@ -20,6 +20,8 @@ export async function run(argv: string[], opts: { stdin?: string; timeoutMs?: nu
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr });
     });
+    // A child that exits before reading its stdin (most do: stdin is empty) must not crash the test with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.stdin ?? '');
   });
 }

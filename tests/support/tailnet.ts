@@ -110,6 +110,7 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
   const namespaces: string[] = [];
   const logs = new Map<string, string>();
   let stopped = false;
+  let nextIndex = 2; // the hub (headscale) is .1 on the bridge
 
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -226,7 +227,7 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
         return headscale(['policy', 'check', '-f', f]);
       },
       async addNode(name) {
-        const index = namespaces.length + 1; // hub is .1
+        const index = nextIndex++; // taken before any await: nodes may be added concurrently
         if (index > 250) throw new Error('too many nodes');
         const ns = `${id}-${name}`;
         await must(['ip', 'netns', 'add', ns], 'ip netns add');

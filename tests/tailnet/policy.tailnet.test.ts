@@ -114,7 +114,8 @@ describe('the registered policy, enforced by real tailscaled over Headscale', ()
     const text = JSON.stringify(widened);
     const check = await net.checkPolicy(text);
     expect(check.code).not.toBe(0);
-    expect(check.stderr + check.stdout).toMatch(/test/i);
+    expect(check.stderr + check.stdout).toContain(`autogroup:member`);
+    expect(check.stderr + check.stdout).toMatch(/-> tag:gpu:8001: expected DENIED, got ALLOWED/);
     const set = await net.setPolicy(text);
     expect(set.code).not.toBe(0);
     // Refused, so the enforced policy did not widen: the admin still cannot reach the API.
