@@ -45,6 +45,10 @@ export interface TailnetNode {
   log(): string;
   /** Starts TCP listeners on 0.0.0.0 (every address of the node, its tailnet address too) that answer `ok <port>`. */
   listen(ports: number[]): Promise<void>;
+  /** An HTTP server on address:port inside the node (e.g. the loopback target of `tailscale serve`) answering `http ok <path>`. */
+  listenHttp(address: string, port: number): Promise<void>;
+  /** One HTTP GET from this node (optionally with a Host header): `<status> <body>`, or null when no answer came. */
+  get(url: string, opts?: { timeoutMs?: number; host?: string }): Promise<string | null>;
   /** One TCP connection from this node: the listener's answer line, or null when none came within timeoutMs. */
   connect(host: string, port: number, timeoutMs?: number): Promise<string | null>;
 }
@@ -52,6 +56,10 @@ export interface TailnetNode {
 // A listener per port that greets each connection with `ok <port>`: proof that the bytes crossed the tailnet.
 const LISTENER_JS = `const net=require('net');let n=0;const ports=process.argv.slice(1).map(Number);
 for(const p of ports){net.createServer(s=>{s.end('ok '+p+'\\n')}).listen(p,'0.0.0.0',()=>{if(++n===ports.length)console.log('listening')})}`;
+const HTTP_JS = `require('http').createServer((q,r)=>{r.end('http ok '+q.url)}).listen(Number(process.argv[2]),process.argv[1],()=>console.log('listening'))`;
+// http.get, not fetch: the request must carry the MagicDNS name as Host (the clients here have no resolver).
+const GET_JS = `const u=new URL(process.argv[1]);const q=require('http').get({host:u.hostname,port:u.port||80,path:u.pathname,headers:process.argv[3]?{host:process.argv[3]}:{},timeout:Number(process.argv[2])},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(r.statusCode+' '+b))});
+q.on('timeout',()=>{q.destroy();process.exit(2)});q.on('error',()=>process.exit(3))`;
 const CONNECT_JS = `const net=require('net');const [h,p,t]=process.argv.slice(1);const s=net.connect(Number(p),h);let d='';
 s.setTimeout(Number(t),()=>{console.log('TIMEOUT');process.exit(2)});s.on('data',b=>{d+=b});
 s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',e=>{console.log('ERROR '+e.code);process.exit(3)})`;
@@ -278,6 +286,18 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
             timeoutMs: o.timeoutMs,
             env: { ...env, ...o.env },
           });
+        const startServer = async (key: string, jsArgs: string[]): Promise<void> => {
+          const child = spawnLogged(key, ['ip', 'netns', 'exec', ns, process.execPath, '-e', ...jsArgs], env);
+          await eventually(
+            async () => {
+              if (child.exitCode !== null) throw new Error(`${key} exited: ${logs.get(key)}`);
+              return logs.get(key)!.includes('listening') ? true : undefined;
+            },
+            key,
+            10_000,
+            100,
+          );
+        };
         const node: TailnetNode = {
           name,
           netns: ns,
@@ -293,18 +313,11 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
             return ip;
           },
           log: () => logs.get(name) ?? '',
-          async listen(ports) {
-            const key = `${name}-listen-${ports.join('-')}`;
-            const child = spawnLogged(key, ['ip', 'netns', 'exec', ns, process.execPath, '-e', LISTENER_JS, ...ports.map(String)], env);
-            await eventually(
-              async () => {
-                if (child.exitCode !== null) throw new Error(`listener exited: ${logs.get(key)}`);
-                return logs.get(key)!.includes('listening') ? true : undefined;
-              },
-              `listeners on ${name}:${ports.join(',')}`,
-              10_000,
-              100,
-            );
+          listen: (ports) => startServer(`${name}-listen-${ports.join('-')}`, [LISTENER_JS, ...ports.map(String)]),
+          listenHttp: (address, port) => startServer(`${name}-http-${port}`, [HTTP_JS, address, String(port)]),
+          async get(url, { timeoutMs = 3000, host = '' } = {}) {
+            const r = await exec([process.execPath, '-e', GET_JS, url, String(timeoutMs), host], { timeoutMs: timeoutMs + 5000 });
+            return r.code === 0 ? r.stdout.trim() : null;
           },
           async connect(host, port, timeoutMs = 3000) {
             const r = await exec([process.execPath, '-e', CONNECT_JS, host, String(port), String(timeoutMs)], { timeoutMs: timeoutMs + 5000 });
