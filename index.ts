@@ -65,7 +65,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
       gpu: h.gpu,
       nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch } : undefined,
       tailscale: s.tailscaleEnabled
-        ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags, extraUpFlags: headscale ? ['--login-server', headscale.loginServer] : undefined }
+        ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags, extraUpFlags: headscale ? [`--login-server=${headscale.loginServer}`] : undefined }
         : { enabled: false, bindAddress: h.bindAddress! },
       inference:
         h.gpu === 'nvidia'

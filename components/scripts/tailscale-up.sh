@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tailscale-up.sh --hostname NAME --advertise-tags TAG[,TAG] [--login-server URL] [EXTRA_FLAG...]   < auth key
+# tailscale-up.sh --hostname NAME --advertise-tags TAG[,TAG] [--login-server[=]URL] [EXTRA_FLAG...]   < auth key
 # Joins the tailnet, or brings an existing node to the wanted hostname, tags and control server. The auth key comes
 # on stdin and reaches `tailscale up` as --auth-key=file:PATH (a 0600 file on tmpfs, removed afterwards): never in
 # argv, logs or output. A node that is already up with this hostname, these tags and this control server is left
@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
     --hostname) hostname=$2; shift 2 ;;
     --advertise-tags) tags=$2; shift 2 ;;
     --login-server) login_server=$2; shift 2 ;;
+    --login-server=*) login_server=${1#*=}; shift ;;
     --*) extra+=("$1"); shift ;;
     *) die "tailscale-up.sh: unexpected argument" ;;
   esac

@@ -38,7 +38,7 @@ async function mint(tags: string[], expirySeconds = 3600): Promise<string> {
 }
 
 function up(node: TailnetNode, tags: string, key: string): Promise<CmdResult> {
-  return node.exec(['bash', join(SCRIPTS, 'tailscale-up.sh'), '--hostname', node.name, '--advertise-tags', tags, '--login-server', net.loginServer, '--accept-dns=false'], {
+  return node.exec(['bash', join(SCRIPTS, 'tailscale-up.sh'), '--hostname', node.name, '--advertise-tags', tags, `--login-server=${net.loginServer}`, '--accept-dns=false'], {
     stdin: key,
     timeoutMs: 180_000,
   });
