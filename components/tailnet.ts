@@ -173,7 +173,7 @@ export class Tailnet extends pulumi.ComponentResource {
       // The policy without its tests first: Headscale evaluates tests against existing nodes, and none joined yet.
       const bootstrap = renderTailnetPolicy({ ...this.policy, tests: [] });
       this.acl = new remote.Command(
-        `${name}-headscale-policy`,
+        `${name}-headscale-policy-base`,
         { connection, create: `${run}${BIN}/headscale-policy.sh --cli ${cli}`, stdin: bootstrap, triggers: [sha256(bootstrap), hash] },
         { parent: this, dependsOn: [install] },
       );
@@ -254,9 +254,11 @@ export class Tailnet extends pulumi.ComponentResource {
     if (!hs) return undefined;
     const full = renderTailnetPolicy(this.policy);
     return new remote.Command(
-      `${this.urnName}-headscale-policy-tests`,
+      `${this.urnName}-headscale-policy-full`,
       { connection: hs.connection, create: `${hs.run}${BIN}/headscale-policy.sh --cli ${hs.cli}`, stdin: full, triggers: [sha256(full), hs.hash] },
-      { parent: this, dependsOn: [hs.after, ...joined] },
+      // Not a child of this component: the hosts depend on the whole Tailnet (its keys), and a child that waits for
+      // the hosts would make that a cycle. It still runs over the same SSH connection, after the bootstrap policy.
+      { dependsOn: [hs.after, ...joined] },
     );
   }
 
