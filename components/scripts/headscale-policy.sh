@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
-# headscale-policy.sh [--cli PATH] [--check-only]   < policy (JSON)
+# headscale-policy.sh [--cli PATH]   < policy (JSON)
 # Runs on the Headscale host. Applies the tailnet policy with the Headscale CLI (`headscale policy set`, which needs
 # `policy.mode: database` in Headscale's config) when it differs from the live one. Headscale evaluates the policy's
 # `tests` against the existing nodes and refuses a policy whose tests fail; the live policy then stays as it was.
-#   --check-only   only `headscale policy check` (validate, run the tests), change nothing.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-cli=headscale check_only=0
+cli=headscale
 while [ $# -gt 0 ]; do
   case $1 in
     --cli) cli=$2; shift 2 ;;
-    --check-only) check_only=1; shift ;;
     *) die "headscale-policy.sh: unexpected argument '$1'" ;;
   esac
 done
@@ -21,13 +19,6 @@ trap 'rm -rf "$work"' EXIT
 cat > "$work/policy.json"
 [ -s "$work/policy.json" ] || die "no policy came on stdin"
 
-if [ $check_only = 1 ]; then
-  "$cli" policy check -f "$work/policy.json" > "$work/out" 2>&1 \
-    || die "headscale policy check refused the policy: $(tr '\n' ' ' < "$work/out")"
-  ok "headscale policy check passed"
-  finish
-  exit 0
-fi
 if "$cli" policy get > "$work/live.json" 2>/dev/null \
   && python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])) else 1)' \
     "$work/live.json" "$work/policy.json" 2>/dev/null; then

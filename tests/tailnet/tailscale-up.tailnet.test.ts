@@ -132,4 +132,13 @@ describe('Headscale scripts and tailscale-up.sh against a real control server', 
     expect(r.stderr).toContain("refusing to mint a key with tag:nobody: not in the live policy's tagOwners");
     expect(r.stdout).toBe('');
   });
+  it('headscale-policy.sh: the full policy is refused while its tests name a login with no device, and the live policy stays', async () => {
+    const before = (await net.headscale(['policy', 'get'])).stdout;
+    // alice (the admin) has no device in this tailnet: Headscale cannot evaluate the policy's admin tests.
+    const r = await onHeadscaleHost('headscale-policy.sh', [], headscalePolicy(policyArgs));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('its tests name a login or tag with no device yet');
+    expect(r.stderr).toContain('alice@example.com');
+    expect((await net.headscale(['policy', 'get'])).stdout).toBe(before);
+  });
 });
