@@ -12,6 +12,12 @@ export type EdgeScheme = 'https' | 'http';
 
 /** Loopback port of the edge proxy: the only target of `tailscale serve`/`funnel`. */
 export const EDGE_PROXY_PORT = 8080;
+/**
+ * The edge's own health URL as the monitoring on the edge box must probe it: the loopback nginx that serve/funnel
+ * forward to (and that spreads over the GPU hosts). Probing the box's own https://<edge>.ts.net from the box does
+ * not work: MagicDNS resolves to its own tailnet address, which local connections reach without tailscaled's serve.
+ */
+export const EDGE_LOCAL_HEALTH_URL = `http://127.0.0.1:${EDGE_PROXY_PORT}/healthz`;
 /** Funnel listens on 443, 8443 or 10000 only; 443 keeps the URL free of a port. */
 export const EDGE_HTTPS_PORT = 443;
 /** Plain-HTTP serve port (EdgeScheme http); 80 keeps the URL free of a port. */

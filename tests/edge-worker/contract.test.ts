@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DURABLE_OBJECTS, WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE, WORKER_MIGRATIONS, buildWorkerVars } from '../../components/lib/workerBindings.js';
+import { DURABLE_OBJECTS, WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE, WORKER_MIGRATION_HISTORY, buildWorkerVars } from '../../components/lib/workerBindings.js';
 import { ROOT, WORKER_BUNDLE } from './harness.js';
 
 // wrangler.toml (local `wrangler dev`), the bundle and the Pulumi component describe the same Worker.
@@ -17,8 +17,10 @@ describe('edge Worker contract: wrangler.toml, bundle and Pulumi component agree
     for (const d of DURABLE_OBJECTS) {
       expect(toml).toContain(`name = "${d.name}"\nclass_name = "${d.className}"`);
     }
-    expect(toml).toContain(`tag = "${WORKER_MIGRATIONS.newTag}"`);
-    expect(toml).toContain(`new_sqlite_classes = [${WORKER_MIGRATIONS.newSqliteClasses.map((c) => `"${c}"`).join(', ')}]`);
+    // wrangler.toml (local dev) lists the same migration history as the component.
+    for (const m of WORKER_MIGRATION_HISTORY) {
+      expect(toml).toContain(`tag = "${m.tag}"\nnew_sqlite_classes = [${(m.newSqliteClasses ?? []).map((c) => `"${c}"`).join(', ')}]`);
+    }
   });
 
   it('the bundle is one ES module exporting the default handler and every Durable Object class', () => {

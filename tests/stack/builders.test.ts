@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildEdgeProxyScript, buildNginxConfig, serveCommand } from '../../components/lib/serveConfig.js';
-import { buildWorkerBindings, buildWorkerVars, WORKER_MIGRATIONS, type WorkerVars } from '../../components/lib/workerBindings.js';
+import { buildWorkerBindings, buildWorkerVars, WORKER_MIGRATION_HISTORY, type WorkerVars } from '../../components/lib/workerBindings.js';
 import { buildCommand, buildViteEnv, deployCommand, hashTree } from '../../components/lib/webDeploy.js';
 import { stagedScripts } from '../../components/edgeNode.js';
 
@@ -40,7 +40,7 @@ describe('worker bindings', () => {
     expect(new Set(b.map((x) => x.name)).size).toBe(b.length);
     // Every secret value is only ever in a secret_text binding.
     for (const x of b) if (x.type !== 'secret_text') expect(['S1', 'S2', 'S3']).not.toContain(x.text);
-    expect(WORKER_MIGRATIONS).toEqual({ newTag: 'v1', newSqliteClasses: ['QuotaCounter', 'EdgeStats'] });
+    expect(WORKER_MIGRATION_HISTORY).toEqual([{ tag: 'v1', newSqliteClasses: ['QuotaCounter', 'EdgeStats'] }]);
   });
 
   it('every binding name is one the Worker reads (services/edge-worker/src/env.ts)', async () => {

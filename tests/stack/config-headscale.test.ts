@@ -1,7 +1,7 @@
 // controlServer: tailscale | headscale in the stack config: what Headscale needs, and what it cannot do (Funnel, so
 // public exposure) refused at preview with a message naming the key.
 import { describe, expect, it } from 'vitest';
-import { parseStackConfig, type ConfigIssue } from '../../stacks/config.js';
+import { parseStackConfig, type ConfigIssue } from '../../stacks/validate.js';
 import { privateValues, publicValues } from './fixtures.js';
 
 const HEADSCALE = { loginServer: 'https://hs.example.com', address: '203.0.113.5', user: 'ubuntu' };

@@ -70,6 +70,12 @@ describe('private stack (mock engine)', () => {
     expect(gpu2).toMatch(/export LOKI_PUSH_URL='http:\/\/100\.64\.0\.\d+:3100\/loki\/api\/v1\/push'/);
     const server = payloadFiles(String(unwrap(one(run, 'command:remote:Command', 'monitoring-server').inputs.stdin)));
     expect(server['credentials.prom']).toContain('credential="tailscale-api-key"} 1803513600');
+    // The edge is probed where users' requests go through it (its loopback nginx), not at its own serve URL,
+    // which Prometheus on the same box cannot reach through serve.
+    const prom = server['prometheus.yml']!;
+    expect(prom).toContain('- http://127.0.0.1:8080/healthz');
+    expect(prom).toContain('probe: edge-proxy');
+    expect(prom).not.toContain('.ts.net/healthz');
   });
 
   it('only mints keys for tags the policy owns', () => {
