@@ -13,6 +13,7 @@ import { WebClient } from './components/webClient.js';
 import { edgeServePort } from './components/lib/serveConfig.js';
 import type { EdgeNodeConfig, GpuHostConfig } from './stacks/config.js';
 import { gpuTailnetHostname } from './stacks/derive.js';
+import { routingOf } from './stacks/edgeRoutingConfig.js';
 import { readStackConfig } from './stacks/readConfig.js';
 import { planTopology } from './stacks/topology.js';
 
@@ -128,7 +129,10 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
       tailscale: box
         ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags, loginServer: headscale?.loginServer }
         : undefined,
-      upstreams: gpuHosts.map((g) => pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => `${t ?? b}:${s.api.port}`)),
+      upstreams: gpuHosts.map((g, i) =>
+        pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => ({ address: `${t ?? b}:${s.api.port}`, drain: s.edgeRouting.drain.includes(s.gpuHosts[i]!.name) })),
+      ),
+      routing: routingOf(s.edgeRouting),
       bodyLimit: s.api.bodyLimit,
     },
     { dependsOn: gpuHosts },

@@ -7,6 +7,8 @@
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
 import { HEADSCALE_CLI_DEFAULT } from '../components/lib/headscale.js';
+import { edgeRoutingSchema } from './edgeRoutingConfig.js';
+import { DEFAULT_FALLBACK_MODEL, DEFAULT_OPENAI_BASE_URL, WORKER_SETTINGS, type WorkerSettingName } from '../services/edge-worker/src/defaults.js';
 import { HOST_NODE } from '../components/lib/hostNode.js';
 import {
   apiPort,
@@ -35,6 +37,8 @@ const CF_ID = /^[0-9a-f]{32}$/;
 const bool = (def: boolean) =>
   z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(def);
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+/** A Worker setting: default and range from the Worker's own table, so the stack and the Worker cannot disagree. */
+const workerInt = (name: WorkerSettingName) => int(WORKER_SETTINGS[name].default, WORKER_SETTINGS[name].min, WORKER_SETTINGS[name].max);
 /** An empty string from a project-level default means "not set". */
 const optionalString = <T extends z.ZodType>(s: T) => z.preprocess((v) => (v === '' ? undefined : v), s.optional());
 
@@ -92,15 +96,15 @@ export const workerSchema = z
     routing: z.enum(['customDomain', 'route']).default('customDomain').describe('customDomain: WorkersCustomDomain (Cloudflare makes the DNS record and certificate); route: WorkersRoute on an existing proxied record'),
     clientIds: z.array(z.string().regex(/^[\w.-]+$/)).min(1).default(['fudbuddy-web']).describe('Client ids allowed to get tokens (CLIENT_IDS); the web client uses the first'),
     allowedOrigins: z.array(z.url()).default([]).describe('Browser origins allowed by CORS (default: the web client URL)'),
-    fallbackModel: z.string().min(1).default('gpt-4o-mini').describe('OpenAI model used when the origin is down (needs openaiApiKey)'),
-    openaiBaseUrl: z.url().default('https://api.openai.com/v1').describe('OpenAI-compatible base URL for the fallback'),
-    tokenTtlSeconds: int(600, 60, 900).describe('Lifetime of the short-lived browser tokens (≤ 900)'),
-    rateLimitRpm: int(20, 1, 10_000).describe('Requests per minute per client token'),
-    tokensPerDay: int(200_000, 1, 1_000_000_000).describe('Model tokens per client per day (Durable Object quota)'),
-    ipRateLimitRpm: int(60, 1, 100_000).describe('Requests per minute per IP'),
-    originTimeoutMs: int(30_000, 1000, 300_000).describe('Time to wait for the origin before the fallback'),
-    breakerFailures: int(5, 1, 1000).describe('Consecutive origin failures that open the circuit breaker'),
-    breakerOpenSeconds: int(30, 1, 3600).describe('How long the breaker stays open'),
+    fallbackModel: z.string().min(1).default(DEFAULT_FALLBACK_MODEL).describe('OpenAI model used when the origin is down (needs openaiApiKey)'),
+    openaiBaseUrl: z.url().default(DEFAULT_OPENAI_BASE_URL).describe('OpenAI-compatible base URL for the fallback'),
+    tokenTtlSeconds: workerInt('TOKEN_TTL_SECONDS').describe('Lifetime of the short-lived browser tokens (≤ 900)'),
+    rateLimitRpm: workerInt('RATE_LIMIT_RPM').describe('Requests per minute per client token'),
+    tokensPerDay: workerInt('TOKENS_PER_DAY').describe('Model tokens per browser session per day (Durable Object quota; the Worker also caps each IP and the whole client id, see docs/edge.md)'),
+    ipRateLimitRpm: workerInt('IP_RATE_LIMIT_RPM').describe('Requests per minute per IP'),
+    originTimeoutMs: workerInt('ORIGIN_TIMEOUT_MS').describe('Streams: time to the first byte before the origin counts as dead (non-streamed calls wait for the whole answer, ORIGIN_RESPONSE_TIMEOUT_MS)'),
+    breakerFailures: workerInt('BREAKER_FAILURES').describe('Consecutive origin failures that open the circuit breaker'),
+    breakerOpenSeconds: workerInt('BREAKER_OPEN_SECONDS').describe('How long the breaker stays open'),
     observability: bool(true).describe('Workers Logs (observability) on'),
     headSamplingRate: z.coerce.number().min(0).max(1).default(1).describe('Share of requests logged by Workers observability'),
   })
@@ -180,6 +184,7 @@ export const stackConfigSchema = z
       ),
     gpuHosts: z.array(gpuHostSchema).min(1).describe('GPU (or CPU test) hosts; each becomes one gpuHost component'),
     edgeNode: edgeNodeSchema.optional().describe('Always-on edge box (e.g. a Pi); without it the first GPU host plays the edge role'),
+    edgeRouting: edgeRoutingSchema.default(edgeRoutingSchema.parse({})).describe('How the edge node spreads requests over the GPU hosts (session affinity, bounded load, drain); see docs/architecture.md'),
     model: modelSchema.default(modelSchema.parse({})).describe('The model vLLM serves'),
     vllmVersion: vllmVersion.default('0.11.0').describe('Pinned vLLM version'),
     hostNodeMajor: hostNodeMajor.default(HOST_NODE.major).describe('Node.js LTS line the hosts run the inference API on (NodeSource apt repository)'),

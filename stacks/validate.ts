@@ -1,6 +1,7 @@
 // Validation of the stack config: every problem at once, each naming its key and the `pulumi config set` that
 // fixes it. Pure (plain values in), so it is tested without Pulumi. Secret values never appear in a message.
 import { expiredCredentialIssues, type ExpiringCredential } from './credentialExpiry.js';
+import { edgeRoutingIssues } from './edgeRoutingConfig.js';
 import type { z } from 'zod';
 import { cudaDriverMismatch } from '../components/lib/cudaCompat.js';
 import { PROJECT, SECRET_KEY_NAMES, SECRET_KEYS, stackConfigSchema, type SecretKey, type StackSettings } from './config.js';
@@ -167,6 +168,7 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
   if (s.edgeNode && names.has(s.edgeNode.name)) {
     issues.push(issue(['edgeNode', 'name'], `"${s.edgeNode.name}" is also a GPU host name`));
   }
+  for (const [path, message] of edgeRoutingIssues(s.edgeRouting, [...names])) issues.push(issue(path, message));
   return issues;
 }
 

@@ -9,6 +9,19 @@ export const DURABLE_OBJECTS = [
   { name: 'QUOTA', className: 'QuotaCounter' },
   { name: 'STATS', className: 'EdgeStats' },
 ] as const;
+/**
+ * What every local run of the bundle in workerd shares (Miniflare options: `npm run dev` and the Worker test
+ * harness), so they load it exactly as Cloudflare will: same module format, compatibility date and Durable Objects.
+ */
+export function miniflareWorkerOptions(scriptPath: string) {
+  return {
+    modules: true,
+    scriptPath,
+    compatibilityDate: WORKER_COMPATIBILITY_DATE,
+    durableObjects: Object.fromEntries(DURABLE_OBJECTS.map((d) => [d.name, { className: d.className, useSQLite: true }])),
+  };
+}
+
 export interface MigrationStep {
   newSqliteClasses?: string[];
   newClasses?: string[];

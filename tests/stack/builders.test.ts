@@ -43,11 +43,13 @@ describe('worker bindings', () => {
     expect(WORKER_MIGRATION_HISTORY).toEqual([{ tag: 'v1', newSqliteClasses: ['QuotaCounter', 'EdgeStats'] }]);
   });
 
-  it('every binding name is one the Worker reads (services/edge-worker/src/env.ts)', async () => {
+  it('every binding name is one the Worker reads (services/edge-worker/src/env.ts, config.ts, defaults.ts)', async () => {
     const { readFileSync } = await import('node:fs');
-    const env = readFileSync(new URL('../../services/edge-worker/src/env.ts', import.meta.url), 'utf8');
+    const { WORKER_SETTINGS } = await import('../../services/edge-worker/src/defaults.js');
+    const read = (f: string) => readFileSync(new URL(`../../services/edge-worker/src/${f}`, import.meta.url), 'utf8');
+    const declared = read('env.ts') + read('config.ts');
     const b = buildWorkerBindings(vars, { originToken: 'a', jwtSigningKey: 'b', jwtSigningKeyPrevious: 'c', openaiApiKey: 'd', inviteCodes: 'e', metricsToken: 'f' });
-    for (const x of b) expect(env, x.name).toMatch(new RegExp(`\\b${x.name}\\??:`));
+    for (const x of b) expect(x.name in WORKER_SETTINGS || new RegExp(`\\b${x.name}\\??:`).test(declared), x.name).toBe(true);
   });
 
   it('rejects a non-https origin, no origin, and a TTL above 900 s', () => {
