@@ -98,9 +98,11 @@ export class EdgeNode extends pulumi.ComponentResource {
     const stage = `/var/tmp/fudbuddy-edge-stage-${hash.slice(0, 16)}`;
     const parent = { parent: this };
 
+    // Trailing slash: the provider copies a directory's contents into remotePath only then (else into
+    // remotePath/<dirname>, and install-scripts.sh below would not be at ${stage}/).
     const copy = new remote.CopyToRemote(
       `${name}-scripts`,
-      { connection, source: new pulumi.asset.FileArchive(stagedDir), remotePath: stage, triggers: [hash] },
+      { connection, source: new pulumi.asset.FileArchive(`${stagedDir}/`), remotePath: stage, triggers: [hash] },
       { ...parent, dependsOn: opts?.dependsOn },
     );
     const install = new remote.Command(

@@ -40,9 +40,9 @@ else
     rm -rf "$tmp"
     changed "cuda-keyring installed"
   fi
-  apt-get update -q >&2 || die "apt-get update failed after adding NVIDIA's repository"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "nvidia-driver-${branch}-server" >&2 \
-    || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "cuda-drivers-${branch}" >&2 \
+  apt_get update -q >&2 || die "apt-get update failed after adding NVIDIA's repository"
+  apt_get install -y -q "nvidia-driver-${branch}-server" >&2 \
+    || apt_get install -y -q "cuda-drivers-${branch}" >&2 \
     || die "installing the NVIDIA driver branch $branch failed: apt-cache policy nvidia-driver-${branch}-server"
   changed "nvidia driver branch $branch installed (was: ${current:-none})"
   install -d -m 0755 /var/lib/fudbuddy
