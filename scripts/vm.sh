@@ -229,7 +229,7 @@ start() {
   ssh-keygen -q -t ed25519 -N '' -C "fud-$name" -f "$dir/seed/ssh_host_ed25519_key"
   cp "$dir/id_ed25519.pub" "$dir/seed/authorized_keys"
   echo "fud-$name" > "$dir/seed/hostname"
-  mkfs.ext4 -q -F -L fudseed -d "$dir/seed" "$dir/seed.img" 4M
+  mkfs.ext4 -q -F -L fudseed -d "$dir/seed" "$dir/seed.img" 4M >/dev/null
 
   local ssh_port fwd_spec='' ports_json='' g p
   ssh_port=$(free_port)
