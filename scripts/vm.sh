@@ -287,6 +287,9 @@ EOF
     sleep 1
   done
   local boot=$((SECONDS - t0))
+  # Like cloud-init's manage_etc_hosts on a cloud image: the hostname resolves (sudo warns on every call otherwise).
+  ssh -F "$dir/ssh_config" vm "grep -q ' fud-$name\$' /etc/hosts || echo '127.0.1.1 fud-$name' | sudo -n tee -a /etc/hosts >/dev/null" \
+    || die "VM $name: could not add its hostname to /etc/hosts"
   echo "vm.sh: $name boot to SSH ${boot} s" >&2
   printf '{"name":"%s","dir":"%s","host":"127.0.0.1","port":%s,"user":"ubuntu","privateKeyPath":"%s","hostKey":"%s","sshConfig":"%s","forwards":{%s},"bootSeconds":%s}\n' \
     "$name" "$dir" "$ssh_port" "$dir/id_ed25519" "$hostkey" "$dir/ssh_config" "$ports_json" "$boot"

@@ -33,11 +33,11 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
   const vmNow = async (): Promise<string> => (await vm.ssh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
 
   beforeAll(async () => {
+    ws = createWorkspace(EXAMPLE_PASSPHRASE, { from: REPO_ROOT, copy: ['Pulumi.yaml', `Pulumi.${STACK}.yaml`], link: ['index.ts'] });
+    expectOk(await ws.pulumi(['stack', 'init', STACK, '--secrets-provider', 'passphrase']), 'stack init');
     await ensureVmImage();
     vm = await startVm(`en${process.pid % 100000}`, { forwards: [8001] });
     console.log(`VM boot to SSH: ${vm.bootSeconds} s`);
-    ws = createWorkspace(EXAMPLE_PASSPHRASE, { from: REPO_ROOT, copy: ['Pulumi.yaml', `Pulumi.${STACK}.yaml`], link: ['index.ts'] });
-    expectOk(await pulumi(['stack', 'init', STACK, '--secrets-provider', 'passphrase']), 'stack init');
     const set = async (p: string, v: string): Promise<void> => void expectOk(await pulumi(['config', 'set', '--path', p, v]), `config set ${p}`);
     await set('fudbuddy:gpuHosts[0].address', vm.host);
     await set('fudbuddy:gpuHosts[0].port', String(vm.port));
@@ -88,6 +88,51 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     console.log(`no-op up: ${sudoRuns} remote commands (sudo runs on the VM)`);
     expect(sudoRuns).toBe(0);
   }, 900_000);
+
+  it('a service-token rotation (runbook: new token + previous, up) under a steady stream of chats: 0 failed', async () => {
+    const newToken = `rotated-${serviceToken.slice(0, 8)}-7d2f4b9c1e6a8035`;
+    const base = `http://127.0.0.1:${vm.forwards[8001]}/v1`;
+    const chatOnce = async (token: string): Promise<boolean> => {
+      try {
+        const s = await new OpenAI({ baseURL: base, apiKey: token, maxRetries: 0 }).chat.completions.create({
+          model: 'fudbuddy',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+          max_tokens: 8,
+        });
+        let n = 0;
+        for await (const c of s) n += c.choices[0]?.delta?.content ? 1 : 0;
+        return n > 0;
+      } catch {
+        return false;
+      }
+    };
+    expectOk(await pulumi(['config', 'set', '--secret', 'fudbuddy:serviceTokenPrevious', serviceToken]), 'config set previous');
+    expectOk(await pulumi(['config', 'set', '--secret', 'fudbuddy:serviceToken', newToken]), 'config set new');
+    let sent = 0;
+    let failed = 0;
+    let done = false;
+    const load = (async () => {
+      while (!done) {
+        sent++;
+        if (!(await chatOnce(serviceToken))) failed++;
+      }
+    })();
+    await timed('rotation up', ['up', '--yes', '--skip-preview'], 900_000);
+    done = true;
+    await load;
+    console.log(`rotation under load: ${sent} chats sent, ${failed} failed`);
+    expect(sent).toBeGreaterThan(0);
+    expect(failed).toBe(0);
+    expect(await chatOnce(newToken)).toBe(true);
+    // Next run drops the previous token: the old one is refused, the new one works.
+    expectOk(await pulumi(['config', 'rm', 'fudbuddy:serviceTokenPrevious']), 'config rm previous');
+    await timed('rotation finish up', ['up', '--yes', '--skip-preview'], 900_000);
+    expect(await chatOnce(newToken)).toBe(true);
+    const old = await fetch(`${base}/models`, { headers: { authorization: `Bearer ${serviceToken}` } });
+    expect(old.status).toBe(401);
+    serviceToken = newToken;
+  }, 1_800_000);
 
   it('destroy stops and removes the services and their configuration', async () => {
     await timed('destroy', ['destroy', '--yes', '--skip-preview'], 900_000);

@@ -9,6 +9,7 @@
 //     await vm.copyTo('./dist', '/var/tmp/x');                         // scp over SFTP, as ubuntu (umask 0002)
 //     fetch(`http://127.0.0.1:${vm.forwards[8001]}/healthz`);         // guest port 8001 on this machine's loopback
 //     await vm.reboot();                                               // real reboot; resolves when SSH is back
+//     await vm.waitForReboot(bootId);                                  // a reboot the guest started itself
 //   } finally { await vm.stop(); }                                     // also run at process exit
 //
 // `vm.connection` is a ready-made GpuHostArgs.connection (ubuntu, per-VM key, pinned host key). Every command goes
@@ -59,6 +60,8 @@ export interface Vm {
   copyTo(localPath: string, remotePath: string): Promise<void>;
   /** Reboots the guest for real; resolves with the seconds until SSH answered from the new boot. */
   reboot(opts?: { timeoutMs?: number }): Promise<number>;
+  /** Waits until SSH answers from a boot other than `bootId` (a reboot something else started); seconds waited. */
+  waitForReboot(bootId: string, opts?: { timeoutMs?: number }): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -167,13 +170,16 @@ export async function startVm(name: string, opts: VmOptions = {}): Promise<Vm> {
     async reboot(o = {}) {
       const before = await bootId();
       if (!before) throw new Error(`VM ${name}: no SSH before the reboot`);
+      await ssh('sudo -n systemctl reboot', { timeoutMs: 30_000 });
+      return vm.waitForReboot(before, o);
+    },
+    async waitForReboot(before, o = {}) {
       const t0 = Date.now();
-      await ssh('sudo systemctl reboot', { timeoutMs: 30_000 });
-      const deadline = t0 + (o.timeoutMs ?? 300_000);
+      const limit = o.timeoutMs ?? 600_000;
       for (;;) {
         const now = await bootId();
         if (now && now !== before) return Math.round((Date.now() - t0) / 1000);
-        if (Date.now() > deadline) throw new Error(`VM ${name}: SSH did not come back within ${o.timeoutMs ?? 300_000} ms of the reboot`);
+        if (Date.now() - t0 > limit) throw new Error(`VM ${name}: SSH did not come back from a new boot within ${limit} ms`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     },
