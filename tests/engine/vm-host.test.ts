@@ -54,7 +54,15 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
   }, 120_000);
 
   it('up from a bare VM as ubuntu: the stub and API run under systemd and a streamed chat answers', async () => {
+    const since = await vmNow();
     await timed('up from bare VM', ['up', '--yes', '--skip-preview'], 2_400_000);
+    // Per-phase figures (docs/benchmarks.md): when each remote step started on the VM, from sudo's own log.
+    const steps = await vm.ssh(
+      `sudo -n journalctl --no-pager -o short-unix _COMM=sudo --since '${since}' | grep 'COMMAND=' | grep -v journalctl | sed -E 's/^([0-9.]+) .*COMMAND=[^ ]+ ([^ ]+).*/\\1 \\2/'`,
+    );
+    const rows = steps.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    const t0 = Number(rows[0]?.[0] ?? 0);
+    console.log(`up step timeline (s after the first remote command):\n${rows.map(([t, c]) => `  ${(Number(t) - t0).toFixed(0).padStart(5)}  ${c.split('/').pop()}`).join('\n')}`);
     expect((await vm.ssh('systemctl is-active fudbuddy-model-stub.service fudbuddy-api.service')).stdout.trim()).toBe('active\nactive');
     const base = `http://127.0.0.1:${vm.forwards[8001]}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -136,7 +144,7 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
 
   it('destroy stops and removes the services and their configuration', async () => {
     await timed('destroy', ['destroy', '--yes', '--skip-preview'], 900_000);
-    const units = await vm.ssh('ls /etc/systemd/system | grep -E "^(fudbuddy|vllm)" || true; systemctl list-units --all --no-legend "fudbuddy*" "vllm*" | grep -v not-found || true');
+    const units = await vm.ssh('ls /etc/systemd/system | grep -E "^(fudbuddy|vllm)" | grep -v "^fudbuddy-seed" || true; systemctl list-units --all --no-legend "fudbuddy*" "vllm*" | grep -v -e not-found -e fudbuddy-seed || true');
     expect(units.stdout.trim()).toBe('');
     const files = await vm.ssh('for p in /etc/fudbuddy /etc/fudbuddy-api /opt/fudbuddy/api /opt/fudbuddy/prompts /opt/fudbuddy/model-stub; do [ -e $p ] && echo $p; done; true');
     expect(files.stdout.trim()).toBe('');
