@@ -4,7 +4,8 @@
 // What it measures (all on loopback, the stub answering instantly or at a fast token rate, so the figures are the
 // gateway's own cost):
 //   1. non-streaming latency p50/p99 at concurrency 1 and 64 (wrk): stub direct, bare Node proxy (floor), the API
-//      with the undici hot path (default) and with UPSTREAM_CLIENT=openai (the SDK) → added latency;
+//      with its undici hot path and, for comparison, with the openai SDK as its upstream client (bench/sdk-api.ts)
+//      → added latency;
 //   2. time to first token for streams, sequential requests: stub direct vs each API variant → added TTFT;
 //   3. the most concurrent streams the API holds with every chunk delivered (ramp until a stream loses a chunk);
 //   4. API RSS: idle, after the load, peak while holding streams.
@@ -39,8 +40,9 @@ interface Proc {
   url: string;
 }
 
-async function start(script: string, env: Record<string, string>, marker: string): Promise<Proc> {
-  const proc = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(script: string | string[], env: Record<string, string>, marker: string): Promise<Proc> {
+  const args = Array.isArray(script) ? script : [script];
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(proc);
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -68,13 +70,14 @@ const STUB = path.join(ROOT, 'services/model-stub/dist/stub.mjs');
 const API = path.join(ROOT, 'services/inference-api/dist/server.mjs');
 const startStub = (rate: number, tokens: number) =>
   start(STUB, { PORT: '0', STUB_TOKENS_PER_SEC: String(rate), STUB_COMPLETION_TOKENS: String(tokens) }, 'model-stub listening');
+// The SDK variant is the same API code with bench/sdk-upstream.ts swapped in, run through tsx (not shipped).
+const SDK_API = ['--import', 'tsx', path.join(ROOT, 'bench/sdk-api.ts')];
 const startApi = (stubUrl: string, client: 'undici' | 'openai') =>
   start(
-    API,
+    client === 'undici' ? API : SDK_API,
     {
       PORT: '0',
       UPSTREAM_BASE_URL: `${stubUrl}/v1`,
-      UPSTREAM_CLIENT: client,
       API_TOKENS: TOKEN,
       PROMPTS_DIR: path.join(ROOT, 'prompts'),
       RATE_LIMIT_RPM: '0',

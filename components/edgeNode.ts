@@ -8,14 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
-import { remote } from '@pulumi/command';
+import { HOST_PATHS } from './lib/hostPaths.js';
+import { hostSteps } from './lib/hostSteps.js';
 import type { SshConnectionArgs } from './lib/hostTypes.js';
+import { asRoot, rootCommand, scriptCommand } from './lib/shell.js';
 import { buildEdgeProxyScript, buildNginxConfig, EDGE_HTTPS_PORT, type EdgeMode } from './lib/serveConfig.js';
 
 const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
 /** Host-layer scripts the edge needs (shared with gpuHost: same lib.sh conventions and install step). */
 const SHARED_SCRIPTS = ['lib.sh', 'install-scripts.sh', 'tailscale-install.sh', 'tailscale-up.sh'];
-const BIN = '/opt/fudbuddy/bin';
 
 export interface EdgeNodeArgs {
   connection: SshConnectionArgs;
@@ -30,10 +31,6 @@ export interface EdgeNodeArgs {
   upstreams: pulumi.Input<pulumi.Input<string>[]>;
   /** nginx body limit, ≥ the API's BODY_LIMIT (e.g. `1mb`). */
   bodyLimit?: string;
-}
-
-function sudo(user: string): string {
-  return user === 'root' ? '' : 'sudo -n ';
 }
 
 /**
@@ -85,70 +82,58 @@ export class EdgeNode extends pulumi.ComponentResource {
 
   constructor(name: string, args: EdgeNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('fudbuddy:edge:EdgeNode', name, {}, opts);
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(args.hostname)) throw new Error(`edgeNode: hostname '${args.hostname}' is invalid`);
     this.hostname = args.hostname;
     this.mode = args.mode;
     this.url = `https://${args.hostname}.${args.tailnetDnsName}` + (EDGE_HTTPS_PORT === 443 ? '' : `:${EDGE_HTTPS_PORT}`);
     this.healthUrl = `${this.url}/healthz`;
 
-    const c = args.connection;
-    const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
-    const run = sudo(c.user);
-    const { dir: stagedDir, hash } = stagedScripts(args.mode);
-    const stage = `/var/tmp/fudbuddy-edge-stage-${hash.slice(0, 16)}`;
-    const parent = { parent: this };
-
-    // Trailing slash: the provider copies a directory's contents into remotePath only then (else into
-    // remotePath/<dirname>, and install-scripts.sh below would not be at ${stage}/).
-    const copy = new remote.CopyToRemote(
-      `${name}-scripts`,
-      { connection, source: new pulumi.asset.FileArchive(`${stagedDir}/`), remotePath: stage, triggers: [hash] },
-      { ...parent, dependsOn: opts?.dependsOn },
-    );
-    const install = new remote.Command(
-      `${name}-install-scripts`,
-      { connection, create: `${run}bash ${stage}/install-scripts.sh ${stage} ${BIN}`, triggers: [hash] },
-      { ...parent, dependsOn: [copy] },
-    );
+    const h = hostSteps(name, args.connection, this);
+    const user = args.connection.user;
+    const upstreamHosts = Array.isArray(opts?.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [];
+    const { dir, hash } = stagedScripts(args.mode);
+    const scripts = h.stage('edge-scripts', { dir }, hash, 'install-scripts.sh', { copyId: 'scripts', dependsOn: upstreamHosts });
+    const install = h.step('install-scripts', {
+      create: asRoot(user, `bash ${scripts.remotePath}/install-scripts.sh ${scripts.remotePath} ${HOST_PATHS.bin}`),
+      triggers: [scripts.key],
+      dependsOn: [scripts.copy],
+    });
 
     let joined: pulumi.Resource = install;
     if (args.tailscale) {
-      const tsInstall = new remote.Command(
-        `${name}-tailscale-install`,
-        { connection, create: `${run}${BIN}/tailscale-install.sh`, triggers: [hash] },
-        { ...parent, dependsOn: [install] },
-      );
+      const tsInstall = h.step('tailscale-install', {
+        create: scriptCommand(user, 'tailscale-install.sh'),
+        triggers: [hash],
+        dependsOn: [install],
+      });
       const tags = args.tailscale.tags.join(',');
-      joined = new remote.Command(
-        `${name}-tailscale-up`,
-        {
-          connection,
-          create: `${run}${BIN}/tailscale-up.sh --hostname ${args.hostname} --advertise-tags ${tags}`,
-          // The single-use key goes over stdin into a 0600 tmpfs file: never argv, never output.
-          stdin: pulumi.secret(args.tailscale.authKey),
-          triggers: [args.hostname, tags],
-          logging: 'stdoutAndStderr',
-        },
-        { ...parent, dependsOn: [tsInstall], additionalSecretOutputs: ['stdin'] },
-      );
+      joined = h.step('tailscale-up', {
+        create: scriptCommand(user, 'tailscale-up.sh', ['--hostname', args.hostname, '--advertise-tags', tags]),
+        // The single-use key goes over stdin into a 0600 tmpfs file: never argv, never output.
+        stdin: args.tailscale.authKey,
+        secret: true,
+        triggers: [args.hostname, tags],
+        dependsOn: [tsInstall],
+      });
     }
 
     const nginxConf = pulumi.output(args.upstreams).apply((ups) => buildNginxConfig({ upstreams: ups, bodyLimit: args.bodyLimit }));
     const confHash = nginxConf.apply((t) => createHash('sha256').update(t).digest('hex'));
     const other = args.mode === 'funnel' ? 'serve' : 'funnel';
-    this.ready = new remote.Command(
-      `${name}-proxy`,
-      {
-        connection,
-        create: `${run}${BIN}/edge-proxy.sh`,
-        stdin: nginxConf,
-        // Destroying the stack closes the door first: no Funnel/serve left pointing at a half-removed backend.
-        delete: `${run}tailscale ${args.mode} reset || true; ${run}tailscale ${other} reset || true; ${run}rm -f /etc/nginx/conf.d/fudbuddy-edge.conf /var/lib/fudbuddy/edge-serve.state; ${run}systemctl reload nginx || true`,
-        triggers: [confHash, hash, args.mode],
-      },
+    const orTrue = (argv: string[]) => `${rootCommand(user, argv)} || true`;
+    this.ready = h.step('proxy', {
+      create: scriptCommand(user, 'edge-proxy.sh'),
+      stdin: nginxConf,
+      // Destroying the stack closes the door first: no Funnel/serve left pointing at a half-removed backend.
+      delete: [
+        orTrue(['tailscale', args.mode, 'reset']),
+        orTrue(['tailscale', other, 'reset']),
+        rootCommand(user, ['rm', '-f', '/etc/nginx/conf.d/fudbuddy-edge.conf', '/var/lib/fudbuddy/edge-serve.state']),
+        orTrue(['systemctl', 'reload', 'nginx']),
+      ].join('; '),
+      triggers: [confHash, hash, args.mode],
       // The upstream hosts must serve before the proxy points at them.
-      { ...parent, dependsOn: [joined, ...(Array.isArray(opts?.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [])] },
-    );
+      dependsOn: [joined, ...upstreamHosts],
+    });
 
     this.registerOutputs({ url: this.url, healthUrl: this.healthUrl, hostname: this.hostname, mode: this.mode });
   }

@@ -4,11 +4,12 @@
 // Non-secret files travel as one remote.Command payload per host (triggered by its content hash); every secret goes
 // on its own command's stdin into a 0600 file (write-secret.sh), never into a command string or the payload.
 import * as pulumi from '@pulumi/pulumi';
-import { remote } from '@pulumi/command';
+import type { remote } from '@pulumi/command';
 import { sha256 } from './lib/contentHash.js';
-import { asRoot, shq } from './lib/shell.js';
+import { HOST_PATHS } from './lib/hostPaths.js';
+import { hostSteps, installPayload } from './lib/hostSteps.js';
+import { asRoot, rootCommand } from './lib/shell.js';
 import {
-  buildInstallPayload,
   gpuPayloadFiles,
   loadMonitoringVersions,
   MONITORING_PATHS,
@@ -21,25 +22,13 @@ import {
   serverPayloadFiles,
   versionEnv,
 } from './lib/monitoringConfig.js';
-import type { MonitoringArgs, SshConnection } from './lib/monitoringTypes.js';
+import type { MonitoringArgs } from './lib/monitoringTypes.js';
 
 export type * from './lib/monitoringTypes.js';
 export { monitoringTailnetAccess, MONITORING_PORTS } from './lib/monitoringConfig.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const WRITE_SECRET = '/usr/local/lib/fudbuddy-monitoring/write-secret.sh';
-const DEFAULT_MODELS_DIR = '/var/lib/fudbuddy/models';
-
-function toConnection(c: SshConnection): remote.CommandArgs['connection'] {
-  return {
-    host: c.host,
-    port: c.port ?? 22,
-    user: c.user,
-    privateKey: c.privateKey,
-    ...(c.hostKey !== undefined ? { hostKey: c.hostKey } : {}),
-    ...(c.dialErrorLimit !== undefined ? { dialErrorLimit: c.dialErrorLimit } : {}),
-  };
-}
 
 /** Fails `pulumi preview` with the offending key named, before any resource exists. */
 export function validateMonitoringArgs(args: MonitoringArgs): void {
@@ -104,30 +93,26 @@ export class Monitoring extends pulumi.ComponentResource {
     const exporters: Record<string, remote.Command> = {};
     for (const h of args.gpuHosts) {
       const payload = lokiPushUrl.apply((loki) =>
-        buildInstallPayload({
+        installPayload({
           entry: 'gpu-exporters.sh',
           files: gpuFiles,
           env: {
             ...pins,
             HOST_NAME: h.name,
             GPU: h.gpu === false ? '0' : '1',
-            MODELS_DIR: h.modelsDir ?? DEFAULT_MODELS_DIR,
+            MODELS_DIR: h.modelsDir ?? HOST_PATHS.models,
             VLLM_METRICS_UPSTREAM: h.modelMetricsUrl ?? 'http://127.0.0.1:8000/metrics',
             LOGS: logs ? '1' : '0',
             ...(logs ? { LOKI_PUSH_URL: loki } : {}),
           },
         }),
       );
-      exporters[h.name] = new remote.Command(
-        `${name}-exporters-${h.name}`,
-        {
-          connection: toConnection(h.connection),
-          create: asRoot(h.connection.user, 'bash -s'),
-          stdin: payload,
-          triggers: [payload.apply(sha256)],
-        },
-        { parent: this, dependsOn: h.dependsOn },
-      );
+      exporters[h.name] = hostSteps(name, h.connection, this).step(`exporters-${h.name}`, {
+        create: asRoot(h.connection.user, 'bash -s'),
+        stdin: payload,
+        triggers: [payload.apply(sha256)],
+        dependsOn: h.dependsOn,
+      });
     }
     this.exporters = exporters;
 
@@ -156,7 +141,7 @@ export class Monitoring extends pulumi.ComponentResource {
       .apply((ts) => renderCredentialExpiryTextfile((args.credentialExpiries ?? []).map((c, i) => ({ credential: c.credential, expiresAt: ts[i]! }))));
     const monitoringIsGpu = args.gpuHosts.some((h) => h.name === mon.name);
     const serverPayload = pulumi.all([this.prometheusConfig, credentials]).apply(([prometheusYml, credentialsProm]) =>
-      buildInstallPayload({
+      installPayload({
         entry: 'monitoring-host.sh',
         files: serverPayloadFiles({ prometheusYml, credentialsProm, logs, externalUrl: args.alerting.externalUrl }),
         env: {
@@ -169,30 +154,25 @@ export class Monitoring extends pulumi.ComponentResource {
       }),
     );
     const monUser = mon.connection.user;
-    const monConn = toConnection(mon.connection);
-    this.server = new remote.Command(
-      `${name}-server`,
-      { connection: monConn, create: asRoot(monUser, 'bash -s'), stdin: serverPayload, triggers: [serverPayload.apply(sha256)] },
+    const monHost = hostSteps(name, mon.connection, this);
+    this.server = monHost.step('server', {
+      create: asRoot(monUser, 'bash -s'),
+      stdin: serverPayload,
+      triggers: [serverPayload.apply(sha256)],
       // The GPU exporters first: the server's first scrape then finds them, and a shared host is configured once.
-      { parent: this, dependsOn: [...Object.values(exporters), ...((mon.dependsOn as pulumi.Resource[] | undefined) ?? [])] },
-    );
+      dependsOn: [...Object.values(exporters), ...(mon.dependsOn ?? [])],
+    });
 
     // --- secrets: each on stdin into a 0600 file on the monitoring host
-    const writeSecret = (id: string, dest: string, owner: string, value: pulumi.Input<string>, flags: string[] = []): remote.Command => {
-      const secret = pulumi.secret(value);
-      return new remote.Command(
-        `${name}-secret-${id}`,
-        {
-          connection: monConn,
-          create: asRoot(monUser, [WRITE_SECRET, dest, owner, ...flags].map(shq).join(' ')),
-          stdin: secret,
-          // The hash changes with the secret (re-run on rotation) and is itself kept secret.
-          triggers: [pulumi.secret(pulumi.output(value).apply(sha256))],
-          logging: 'stdoutAndStderr',
-        },
-        { parent: this, dependsOn: [this.server], additionalSecretOutputs: ['stdin'] },
-      );
-    };
+    const writeSecret = (id: string, dest: string, owner: string, value: pulumi.Input<string>, flags: string[] = []): remote.Command =>
+      monHost.step(`secret-${id}`, {
+        create: rootCommand(monUser, [WRITE_SECRET, dest, owner, ...flags]),
+        stdin: value,
+        secret: true,
+        // The hash changes with the secret (re-run on rotation) and is itself kept secret.
+        triggers: [pulumi.secret(pulumi.output(value).apply(sha256))],
+        dependsOn: [this.server],
+      });
     const secrets = [
       writeSecret('api-metrics-token', `${MONITORING_PATHS.secretsDir}/${SECRET_FILES.apiMetricsToken}`, 'prometheus:prometheus', args.apiMetricsToken),
     ];

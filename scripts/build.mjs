@@ -14,6 +14,13 @@ import path from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const at = (p) => path.join(root, p);
+// BUILD_OUT_DIR (tests): write every bundle under that folder instead of services/*/dist.
+const outDir = process.env.BUILD_OUT_DIR ? path.resolve(process.env.BUILD_OUT_DIR) : undefined;
+const out = (target, p) => (outDir ? path.join(outDir, target, path.basename(p)) : at(p));
+
+// A build is a production build whatever the caller's shell or test runner set (vitest sets NODE_ENV=test): with
+// NODE_ENV=development Vite bundles Preact's dev JSX runtime, which embeds each component's absolute source path.
+process.env.NODE_ENV = 'production';
 
 // CJS dependencies (express, pino) call require() for Node built-ins; give the ESM bundle one.
 const nodeBanner = {
@@ -22,7 +29,7 @@ const nodeBanner = {
 
 const nodeBundle = (entry, outfile) => ({
   entryPoints: [at(entry)],
-  outfile: at(outfile),
+  outfile,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -42,12 +49,12 @@ async function atomicBuild(options) {
 }
 
 const targets = {
-  api: () => atomicBuild(nodeBundle('services/inference-api/src/main.ts', 'services/inference-api/dist/server.mjs')),
-  stub: () => atomicBuild(nodeBundle('services/model-stub/src/main.ts', 'services/model-stub/dist/stub.mjs')),
+  api: () => atomicBuild(nodeBundle('services/inference-api/src/main.ts', out('api', 'services/inference-api/dist/server.mjs'))),
+  stub: () => atomicBuild(nodeBundle('services/model-stub/src/main.ts', out('stub', 'services/model-stub/dist/stub.mjs'))),
   worker: () =>
     atomicBuild({
       entryPoints: [at('services/edge-worker/src/index.ts')],
-      outfile: at('services/edge-worker/dist/worker.js'),
+      outfile: out('worker', 'services/edge-worker/dist/worker.js'),
       bundle: true,
       platform: 'neutral',
       conditions: ['workerd', 'worker', 'browser'],
@@ -56,12 +63,14 @@ const targets = {
       format: 'esm',
       // prompts/ is the single source of system prompts: bundled as text for the fallback path.
       loader: { '.md': 'text' },
+      define: { 'process.env.NODE_ENV': '"production"' },
       legalComments: 'none',
       logLevel: 'warning',
     }),
   web: () => {
     execFileSync(process.execPath, [at('node_modules/vite/bin/vite.js'), 'build', '--config', at('services/web/vite.config.ts')], {
       cwd: at('services/web'),
+      env: { ...process.env, NODE_ENV: 'production', ...(outDir ? { WEB_OUT_DIR: path.join(outDir, 'web') } : {}) },
       stdio: 'inherit',
     });
   },

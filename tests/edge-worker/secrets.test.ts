@@ -47,7 +47,14 @@ describe('edge Worker keeps secrets and content out of logs and responses (worke
     seen.push(await dump(await w.fetch('/metrics', { headers: { authorization: `Bearer ${stack.secrets.METRICS_TOKEN}` } })));
     seen.push(await dump(await w.fetch('/metrics', { headers: { authorization: 'Bearer nope' } })));
     seen.push(await dump(await w.fetch('/v1/chat', { method: 'OPTIONS', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST' } })));
-    await new Promise((r) => setTimeout(r, 300)); // let waitUntil logging finish
+    // Wait for a positive marker before asserting absence: every proxied chat's own "chat finished" line (logged in
+    // waitUntil once its stream ended), found by the request id the response carried.
+    const proxiedIds = seen.filter((t) => /^x-served-by: /m.test(t)).map((t) => /^x-request-id: (.+)$/m.exec(t)![1]!);
+    expect(proxiedIds.length).toBeGreaterThanOrEqual(4);
+    const finished = (id: string) => w.logs().split('\n').some((l) => l.includes('"msg":"chat finished"') && l.includes(id));
+    const deadline = Date.now() + 10_000;
+    while (!proxiedIds.every(finished) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(proxiedIds.filter((id) => !finished(id))).toEqual([]);
 
     const secrets = { ...stack.secrets, INVITE_CODES: invite, JWT_SIGNING_KEY_PREVIOUS: jwtPrevious };
     const logs = w.logs();

@@ -7,63 +7,45 @@ import * as pulumi from '@pulumi/pulumi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashDir, hashFile } from '../../components/lib/contentHash.js';
 import { scriptHash, stageKey, stagePath } from '../../components/lib/stageKeys.js';
-
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-interface Rec {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-const resources: Rec[] = [];
-const deps = new Map<string, string[]>();
+import { installMocks, isSecretEnvelope, value, type Registered } from '../support/pulumiMocks.js';
 
 const TS_IP = '100.64.0.7';
-await pulumi.runtime.setMocks(
+const mocks = await installMocks(
   {
-    newResource(args) {
-      resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-      const state: Record<string, unknown> = { ...args.inputs };
-      if (args.type === 'command:remote:Command') {
-        state.stdout = args.name.endsWith('tailscale-status')
+    state(type, name) {
+      if (type === 'command:remote:Command') {
+        const stdout = name.endsWith('tailscale-status')
           ? `{"ip":"${TS_IP}","dnsName":"gpu-1.example.ts.net"}\n`
-          : args.name.endsWith('verify-gpu')
+          : name.endsWith('verify-gpu')
             ? 'GPU_COUNT=2\nDRIVER=550.54.15\n'
-            : args.name === 'reb-reboot'
+            : name === 'reb-reboot'
               ? 'BOOT_ID=0b7c9a2e-0000-4000-8000-000000000000\nREBOOTING=1\nchanged: reboot scheduled\nFUDBUDDY_RESULT=changed\n'
-              : args.name.endsWith('-reboot')
-              ? 'BOOT_ID=0b7c9a2e-0000-4000-8000-000000000000\nok: no reboot needed\nFUDBUDDY_RESULT=unchanged\n'
-              : 'FUDBUDDY_RESULT=changed\n';
-        state.stderr = '';
+              : name.endsWith('-reboot')
+                ? 'BOOT_ID=0b7c9a2e-0000-4000-8000-000000000000\nok: no reboot needed\nFUDBUDDY_RESULT=unchanged\n'
+                : 'FUDBUDDY_RESULT=changed\n';
+        return { stdout, stderr: '' };
       }
-      if (args.type === 'tailscale:index/tailnetKey:TailnetKey') state.key = `tskey-auth-mock-${args.name}`;
-      return { id: `${args.name}-id`, state };
+      if (type === 'tailscale:index/tailnetKey:TailnetKey') return { key: `tskey-auth-mock-${name}` };
+      return undefined;
     },
-    call(args) {
-      if (args.token === 'tailscale:index/getDevice:getDevice') {
-        return { ...args.inputs, id: 'dev1', name: `${String(args.inputs.hostname)}.example.ts.net`, addresses: [TS_IP, 'fd7a:115c::7'] };
+    call(token, inputs) {
+      if (token === 'tailscale:index/getDevice:getDevice') {
+        return { ...inputs, id: 'dev1', name: `${String(inputs.hostname)}.example.ts.net`, addresses: [TS_IP, 'fd7a:115c::7'] };
       }
-      return args.inputs;
+      return inputs;
     },
   },
   'fudbuddy',
   'mocktest',
 );
+const { resources, deps, recordDeps, byName } = mocks;
 
 // Import after setMocks, as Pulumi requires.
 const { GpuHost } = await import('../../components/gpuHost.js');
 const { Tailnet } = await import('../../components/tailnet.js');
 type GpuHostArgs = import('../../components/gpuHost.js').GpuHostArgs;
 
-const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => resolve(v)));
-const isWrappedSecret = (v: unknown): boolean => typeof v === 'object' && v !== null && SECRET_SIG in v;
-const plain = (v: unknown): unknown => (isWrappedSecret(v) ? (v as { value: unknown }).value : v);
-
-/** Records each child's dependsOn by name (transformations of the component apply to its children). */
-const recordDeps: pulumi.ResourceTransformation = (a) => {
-  const list = (Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : a.opts.dependsOn ? [a.opts.dependsOn] : []) as pulumi.Resource[];
-  void Promise.all(list.map((r) => value(r.urn))).then((urns) => deps.set(a.name, urns.map((u) => u.split('::').pop()!)));
-  return undefined;
-};
+const plain = (v: unknown): unknown => (isSecretEnvelope(v) ? v.value : v);
 
 let dir: string;
 let apiBundle: string;
@@ -119,11 +101,6 @@ function testArgs(): GpuHostArgs {
   };
 }
 
-const byName = (name: string): Rec => {
-  const r = resources.find((x) => x.name === name);
-  if (!r) throw new Error(`no resource ${name}; have ${resources.map((x) => x.name).join(', ')}`);
-  return r;
-};
 
 let prod: InstanceType<typeof GpuHost>;
 let ci: InstanceType<typeof GpuHost>;
@@ -141,8 +118,7 @@ beforeAll(async () => {
   ci = new GpuHost('ci', testArgs(), { transformations: [recordDeps] });
   await value(prod.apiUrl);
   await value(ci.apiUrl);
-  // Let every apply and URN resolution settle.
-  await new Promise((r) => setTimeout(r, 300));
+  await mocks.settled();
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -227,7 +203,7 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
   it('every secret is a secret: stdin wrapped, logging off, outputs secret; none in any command string', async () => {
     for (const n of ['tailscale-up', 'api-env', 'api-tokens', 'api-metrics-tokens', 'vllm-env', 'model-download', 'hf-token']) {
       const r = byName(`prod-${n}`);
-      expect(isWrappedSecret(r.inputs.stdin), n).toBe(true);
+      expect(isSecretEnvelope(r.inputs.stdin), n).toBe(true);
       expect(r.inputs.logging, n).toBe('none');
     }
     // Tokens go to their own files; the env file names the files and holds no token.
@@ -242,7 +218,7 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
       'sudo -n bash /opt/fudbuddy/bin/write-secret-file.sh /etc/fudbuddy-api/tokens --owner root:fudbuddy-api --mode 0640 --reload fudbuddy-api.service',
     );
     expect(String(plain(byName('prod-vllm-env').inputs.stdin))).toBe(`VLLM_API_KEY='${SECRETS.vllmKey}'\n`);
-    expect(isWrappedSecret(byName('prod-base').inputs.connection)).toBe(true);
+    expect(isSecretEnvelope(byName('prod-base').inputs.connection)).toBe(true);
     const all = JSON.stringify(
       resources.map((r) => ({ n: r.name, create: r.inputs.create, triggers: r.inputs.triggers, remotePath: r.inputs.remotePath, env: r.inputs.environment })),
     );
@@ -262,13 +238,13 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
 describe('GpuHost under mocks (token rotation: reload, not restart)', () => {
   const NEW_TOKEN = 'api-token-secret-mock-00000002';
   const withTokens = (tokens: string[]): GpuHostArgs => ({ ...prodArgs(), api: { ...prodArgs().api, tokens: tokens.map((t) => pulumi.secret(t)) } });
-  const steps = (host: string): Map<string, Rec> =>
+  const steps = (host: string): Map<string, Registered> =>
     new Map(
       resources
         .filter((r) => r.name.startsWith(`${host}-`) && r.type.startsWith('command:'))
         .map((r) => [r.name.slice(host.length + 1), r]),
     );
-  const inputsOf = (r: Rec) => JSON.stringify({ create: r.inputs.create, stdin: plain(r.inputs.stdin), triggers: r.inputs.triggers, source: r.inputs.source, remotePath: r.inputs.remotePath });
+  const inputsOf = (r: Registered) => JSON.stringify({ create: r.inputs.create, stdin: plain(r.inputs.stdin), triggers: r.inputs.triggers, source: r.inputs.source, remotePath: r.inputs.remotePath });
 
   beforeAll(async () => {
     // The same host before a rotation (old token), during it (new + old) and after it (new only).
@@ -278,7 +254,7 @@ describe('GpuHost under mocks (token rotation: reload, not restart)', () => {
       new GpuHost('rot2', withTokens([NEW_TOKEN]), { transformations: [recordDeps] }),
     ];
     await Promise.all(hosts.map((h) => value(h.apiUrl)));
-    await new Promise((r) => setTimeout(r, 300));
+    await mocks.settled();
   });
 
   it('a token change changes only the token step (its stdin), whose command reloads the API; env file and restarts stay', () => {
@@ -291,18 +267,18 @@ describe('GpuHost under mocks (token rotation: reload, not restart)', () => {
       expect(changed).toEqual(['api-tokens']);
     }
     // The env file (whose step restarts the API) is byte-identical, so its step does not run.
-    const envOf = (m: Map<string, Rec>) => String(plain(m.get('api-env')!.inputs.stdin));
+    const envOf = (m: Map<string, Registered>) => String(plain(m.get('api-env')!.inputs.stdin));
     expect(envOf(during)).toBe(envOf(before));
     expect(envOf(after)).toBe(envOf(before));
     const tokensStep = during.get('api-tokens')!;
     expect(String(tokensStep.inputs.create)).toContain('--reload fudbuddy-api.service');
     expect(String(tokensStep.inputs.create)).not.toContain('--restart');
     expect(String(before.get('api-env')!.inputs.create)).toContain('--restart fudbuddy-api.service');
-    const tokensIn = (m: Map<string, Rec>) => String(plain(m.get('api-tokens')!.inputs.stdin)).split('\n').filter((l) => l && !l.startsWith('#'));
+    const tokensIn = (m: Map<string, Registered>) => String(plain(m.get('api-tokens')!.inputs.stdin)).split('\n').filter((l) => l && !l.startsWith('#'));
     expect(tokensIn(before)).toEqual([SECRETS.apiToken]);
     expect(tokensIn(during)).toEqual([NEW_TOKEN, SECRETS.apiToken]);
     expect(tokensIn(after)).toEqual([NEW_TOKEN]);
-    expect(isWrappedSecret(tokensStep.inputs.stdin)).toBe(true);
+    expect(isSecretEnvelope(tokensStep.inputs.stdin)).toBe(true);
     expect(String(tokensStep.inputs.create)).not.toContain(NEW_TOKEN);
   });
 
@@ -319,7 +295,7 @@ describe('GpuHost under mocks (driver changed → reboot, then wait for the host
     const a = prodArgs();
     const reb = new GpuHost('reb', { ...a, nvidia: { driverBranch: '550', rebootTimeoutMinutes: 20 }, inference: { backend: 'vllm', vllm: { ...(a.inference as { vllm: import('../../components/gpuHost.js').VllmArgs }).vllm, tensorParallelSize: 1 } } });
     await value(reb.apiUrl);
-    await new Promise((r) => setTimeout(r, 200));
+    await mocks.settled();
     expect(byName('reb-reboot-pause').inputs.create).toBe('sleep 45');
     expect(String(byName('reb-verify-gpu').inputs.create)).toBe('sudo -n bash /opt/fudbuddy/bin/verify-gpu.sh 550 --not-boot-id 0b7c9a2e-0000-4000-8000-000000000000');
     expect(plain(byName('reb-verify-gpu').inputs.connection)).toMatchObject({ dialErrorLimit: 120, perDialTimeout: 10 });
@@ -376,7 +352,7 @@ describe('Tailnet under mocks (Tailscale API mocked)', () => {
       { transformations: [recordDeps] },
     );
     await value(tailnet.authKeyFor('gpu-1'));
-    await new Promise((r) => setTimeout(r, 200));
+    await mocks.settled();
   });
 
   it('applies the generated policy and one single-use, preauthorized, tagged, short-lived key per node after it', () => {

@@ -9,50 +9,26 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installMocks, isSecretEnvelope, value, type Registered } from '../support/pulumiMocks.js';
 import { ensureTestHostRoot, REPO_ROOT, startTestHost, type TestHost } from '../support/testHost.js';
 
-interface Rec {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-const recorded: Rec[] = [];
-const deps = new Map<string, string[]>();
-const plain = (v: unknown): unknown => (typeof v === 'object' && v !== null && SECRET_SIG in v ? (v as unknown as { value: unknown }).value : v);
-
-await pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-      return { id: `${args.name}-id`, state: { ...args.inputs, stdout: '', stderr: '' } };
-    },
-    call: (args) => args.inputs,
-  },
-  'fudbuddy',
-  'replay',
-);
+const mocks = await installMocks({ state: () => ({ stdout: '', stderr: '' }) }, 'fudbuddy', 'replay');
+const { resources: recorded, deps, recordDeps } = mocks;
+const plain = (v: unknown): unknown => (isSecretEnvelope(v) ? v.value : v);
 const { GpuHost } = await import('../../components/gpuHost.js');
-
-const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => resolve(v)));
-const recordDeps: pulumi.ResourceTransformation = (a) => {
-  const list = (Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : a.opts.dependsOn ? [a.opts.dependsOn] : []) as pulumi.Resource[];
-  void Promise.all(list.map((r) => value(r.urn))).then((urns) => deps.set(a.name, urns.map((u) => u.split('::').pop()!)));
-  return undefined;
-};
 
 const API_TOKEN = 'replay-api-token-5e0c2b7d9a41f386';
 const STUB_KEY = 'replay-stub-key-1f9d3c7b5a2e8046';
 let host: TestHost;
 let work: string;
-let order: Rec[] = [];
+let order: Registered[] = [];
 let apiUrl = '';
 
-function topo(recs: Rec[]): Rec[] {
+function topo(recs: Registered[]): Registered[] {
   const byName = new Map(recs.map((r) => [r.name, r]));
-  const out: Rec[] = [];
+  const out: Registered[] = [];
   const seen = new Set<string>();
-  const visit = (r: Rec): void => {
+  const visit = (r: Registered): void => {
     if (seen.has(r.name)) return;
     seen.add(r.name);
     for (const d of deps.get(r.name) ?? []) {
@@ -111,7 +87,7 @@ beforeAll(async () => {
     { transformations: [recordDeps] },
   );
   apiUrl = await value(gpu.apiUrl);
-  await new Promise((r) => setTimeout(r, 300));
+  await mocks.settled();
   order = topo(recorded.filter((r) => r.name.startsWith('replay-')));
 }, 15 * 60_000);
 

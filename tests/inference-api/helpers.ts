@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { configFrom } from '../../services/inference-api/src/config.js';
+import type { AppOptions } from '../../services/inference-api/src/app.js';
 import { startServer, type ServerHandle } from '../../services/inference-api/src/server.js';
 import { startStub, type StubHandle, type StubOptions } from '../../services/model-stub/src/stub.js';
 
@@ -33,6 +34,7 @@ export interface Stack {
 export async function startStack(
   env: Record<string, string | number | undefined> = {},
   stubOpts: StubOptions = {},
+  appOpts: AppOptions = {},
 ): Promise<Stack> {
   const stub = await startStub({ tokensPerSec: 0, ...stubOpts });
   const promptsDir = tempPromptsDir();
@@ -46,7 +48,7 @@ export async function startStack(
     LOG_LEVEL: 'debug',
     ...env,
   });
-  const api = await startServer(config, { logDestination: { write: (line: string) => void logs.push(line) } });
+  const api = await startServer(config, { ...appOpts, logDestination: { write: (line: string) => void logs.push(line) } });
   const baseURL = `${api.url}/v1`;
   return {
     stub,
@@ -75,13 +77,13 @@ type StackEnv = Record<string, string | number | undefined>;
  * For a test file: a `stack()` starter whose stacks are all closed after each test (also when it fails).
  * `defaults` apply to every stack it starts; per-call values override them.
  */
-export function stacksClosedAfterEach(defaults: { env?: StackEnv; stub?: StubOptions } = {}): (env?: StackEnv, stubOpts?: StubOptions) => Promise<Stack> {
+export function stacksClosedAfterEach(defaults: { env?: StackEnv; stub?: StubOptions; app?: AppOptions } = {}): (env?: StackEnv, stubOpts?: StubOptions) => Promise<Stack> {
   const open: Stack[] = [];
   afterEach(async () => {
     await Promise.all(open.splice(0).map((s) => s.close()));
   });
   return async (env = {}, stubOpts = {}) => {
-    const s = await startStack({ ...defaults.env, ...env }, { ...defaults.stub, ...stubOpts });
+    const s = await startStack({ ...defaults.env, ...env }, { ...defaults.stub, ...stubOpts }, defaults.app);
     open.push(s);
     return s;
   };

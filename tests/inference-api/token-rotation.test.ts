@@ -39,12 +39,15 @@ describe('bundle: API_TOKENS_FILE reloaded on SIGHUP, no restart', () => {
 
     // Step 1 of a rotation: the new token joins, the old one stays.
     writeFileSync(real, `# overlap\n${TOKEN_NEW}\n${TOKEN}\n`);
-    // Without the signal nothing changes (the watcher sees only link/, which did not change).
-    await new Promise((r) => setTimeout(r, 300));
+    // Without the signal nothing changes (the watcher sees only link/, which did not change). Proven by order, not
+    // by a sleep: stdout is one ordered stream, so once the SIGHUP line is there, a watcher reload would be before it.
     expect(await models(url, TOKEN_NEW)).toBe(401);
     const reloads = () => c.stdout.filter((l) => l.includes('bearer tokens reloaded')).length;
     c.proc.kill('SIGHUP');
     expect(await waitFor(() => reloads() === 1, 5000)).toBe(true);
+    const sighupAt = c.stdout.findIndex((l) => l.includes('SIGHUP: reloading'));
+    expect(sighupAt).toBeGreaterThanOrEqual(0);
+    expect(c.stdout.slice(0, sighupAt).some((l) => l.includes('bearer tokens reloaded'))).toBe(false);
     expect(await models(url, TOKEN_NEW)).toBe(200);
     expect(await models(url, TOKEN)).toBe(200);
 

@@ -1,13 +1,20 @@
-// Both upstream clients (undici, the default, and the openai SDK behind UPSTREAM_CLIENT=openai) behave the same for
-// the client: same responses, same errors for the same faults, same abort propagation. Plus the SSE splitter.
+// Both upstream clients (undici, the API's, and the openai SDK one the benchmark compares against) behave the same
+// for the client: same responses, same errors for the same faults, same abort propagation. Plus the SSE splitter.
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { sseData } from '../../services/inference-api/src/upstream.js';
+import type { AppOptions } from '../../services/inference-api/src/app.js';
+import { OpenAIUpstream } from '../../bench/sdk-upstream.js';
 import { readSse, stacksClosedAfterEach, TOKEN, userMsg, waitFor } from './helpers.js';
 import { assertSchema } from './schema.js';
 
-describe.each(['undici', 'openai'])('UPSTREAM_CLIENT=%s', (client) => {
-  const stack = stacksClosedAfterEach({ env: { UPSTREAM_CLIENT: client }, stub: { completionTokens: 5 } });
+const CLIENTS: [string, AppOptions][] = [
+  ['undici (the API)', {}],
+  ['openai SDK (bench/sdk-upstream.ts)', { upstream: (o) => new OpenAIUpstream(o) }],
+];
+
+describe.each(CLIENTS)('upstream client: %s', (_name, app) => {
+  const stack = stacksClosedAfterEach({ app, stub: { completionTokens: 5 } });
   const code = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
 
   it('non-streaming and streaming replies conform and agree', async () => {

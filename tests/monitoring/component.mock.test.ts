@@ -3,39 +3,18 @@
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { installMocks, isSecretEnvelope, plainText, value } from '../support/pulumiMocks.js';
 
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-interface Rec {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-const resources: Rec[] = [];
-
-await pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-      return { id: `${args.name}-id`, state: { ...args.inputs, stdout: 'FUDBUDDY_RESULT=changed\n', stderr: '' } };
-    },
-    call(args) {
-      return args.inputs;
-    },
-  },
-  'fudbuddy',
-  'monitoring-mocktest',
-);
+const mocks = await installMocks({ state: () => ({ stdout: 'FUDBUDDY_RESULT=changed\n', stderr: '' }) }, 'fudbuddy', 'monitoring-mocktest');
+const { resources } = mocks;
 
 // Import after setMocks, as Pulumi requires.
 const { Monitoring, validateMonitoringArgs } = await import('../../components/monitoring.js');
 type MonitoringArgs = import('../../components/monitoring.js').MonitoringArgs;
 
-const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => resolve(v)));
-const isWrappedSecret = (v: unknown): boolean => typeof v === 'object' && v !== null && SECRET_SIG in v;
-const plain = (v: unknown): unknown => (isWrappedSecret(v) ? (v as { value: unknown }).value : v);
+const plain = (v: unknown): unknown => (isSecretEnvelope(v) ? v.value : v);
 /** JSON of the inputs with every secret replaced by a marker: what would be readable in plaintext state. */
-const visible = (v: unknown): string =>
-  JSON.stringify(v, (_k, x) => (isWrappedSecret(x) ? '[secret]' : x));
+const visible = plainText;
 
 const SECRETS = {
   sshKey: '-----BEGIN OPENSSH PRIVATE KEY-----mock-ssh-key-monitoring',
@@ -143,9 +122,9 @@ describe('Monitoring component (Pulumi mocks)', () => {
     const { mine, byName } = await build('mon-sec', args('public'));
     for (const id of ['api-metrics-token', 'edge-metrics-token', 'alertmanager-config', 'grafana-admin-password']) {
       const r = byName.get(`mon-sec-secret-${id}`)!;
-      expect(isWrappedSecret(r.inputs.stdin), id).toBe(true);
+      expect(isSecretEnvelope(r.inputs.stdin), id).toBe(true);
       const trig = r.inputs.triggers;
-      expect(isWrappedSecret(trig) || isWrappedSecret((trig as unknown[])[0]), `${id} trigger`).toBe(true);
+      expect(isSecretEnvelope(trig) || isSecretEnvelope((trig as unknown[])[0]), `${id} trigger`).toBe(true);
       expect(plain(r.inputs.create)).toMatch(/^sudo -n \/usr\/local\/lib\/fudbuddy-monitoring\/write-secret\.sh \/etc\//);
     }
     const am = plain(byName.get('mon-sec-secret-alertmanager-config')!.inputs.stdin) as string;
@@ -158,15 +137,10 @@ describe('Monitoring component (Pulumi mocks)', () => {
   });
 
   it('ordering: the server waits for the exporters; secrets wait for the server', async () => {
-    const deps = new Map<string, string[]>();
-    const record: pulumi.ResourceTransformation = (a) => {
-      const list = (Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : a.opts.dependsOn ? [a.opts.dependsOn] : []) as pulumi.Resource[];
-      void Promise.all(list.map((r) => value(r.urn))).then((urns) => deps.set(a.name, urns.map((u) => u.split('::').pop()!)));
-      return undefined;
-    };
-    const m = new Monitoring('mon-ord', args('public'), { transformations: [record] });
+    const { deps, recordDeps } = mocks;
+    const m = new Monitoring('mon-ord', args('public'), { transformations: [recordDeps] });
     await Promise.all([m.server, ...m.secretWrites].map((r) => value(r.id)));
-    await new Promise((r) => setTimeout(r, 50));
+    await mocks.settled();
     expect(deps.get('mon-ord-server')).toEqual(expect.arrayContaining(['mon-ord-exporters-gpu-1', 'mon-ord-exporters-gpu-2']));
     for (const s of ['api-metrics-token', 'edge-metrics-token', 'alertmanager-config', 'grafana-admin-password']) {
       expect(deps.get(`mon-ord-secret-${s}`), s).toEqual(['mon-ord-server']);

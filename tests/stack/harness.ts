@@ -4,45 +4,14 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { TailnetPolicy } from '../../components/lib/aclPolicy.js';
 import { asPulumiConfig } from './fixtures.js';
+import { installMocks, settle, type Registered } from '../support/pulumiMocks.js';
 
-export interface Registered {
-  type: string;
-  name: string;
-  /** Inputs as the engine would receive them (secrets still wrapped in Pulumi's secret envelope). */
-  inputs: Record<string, unknown>;
-}
-
-/** Pulumi's wire signature of a secret value. */
-export const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
-const SIG_KEY = '4dabf18193072939515e22adb298388d';
-
-export function isSecretEnvelope(v: unknown): v is { value: unknown } {
-  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
-}
-
-/** Everything in `v` except the insides of secret envelopes, as text. */
-export function plainText(v: unknown): string {
-  const strip = (x: unknown): unknown => {
-    if (isSecretEnvelope(x)) return '<secret>';
-    if (Array.isArray(x)) return x.map(strip);
-    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, strip(y)]));
-    return x;
-  };
-  return JSON.stringify(strip(v));
-}
-
-/** The value with secret envelopes opened (to check wiring). */
-export function unwrap(v: unknown): unknown {
-  if (isSecretEnvelope(v)) return unwrap(v.value);
-  if (Array.isArray(v)) return v.map(unwrap);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, y]) => [k, unwrap(y)]));
-  return v;
-}
+export { isSecretEnvelope, plainText, settle, unwrap, type Registered } from '../support/pulumiMocks.js';
 
 let tailnetIp = 10;
 
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  const state: Record<string, unknown> = { ...inputs };
+  const state: Record<string, unknown> = {};
   if (type === 'command:remote:Command' || type === 'command:local:Command') {
     let stdout = '';
     if (name.endsWith('-tailscale-status')) {
@@ -74,22 +43,15 @@ export async function runProgram(
   values: Record<string, unknown>,
   opts: { stack: string; extraConfig?: Record<string, string>; secretKeys?: string[]; /** default true */ inStack?: boolean },
 ): Promise<ProgramRun> {
-  const resources: Registered[] = [];
-  await pulumi.runtime.setMocks(
+  const mocks = await installMocks(
     {
-      newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-        return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs as Record<string, unknown>) };
-      },
-      call(args) {
-        if (args.token === 'tailscale:index/getDevice:getDevice') return { name: 'mock', addresses: ['100.64.0.99'] };
-        return {};
-      },
+      state: mockState,
+      call: (token) => (token === 'tailscale:index/getDevice:getDevice' ? { name: 'mock', addresses: ['100.64.0.99'] } : {}),
     },
     'fudbuddy',
     opts.stack,
-    false,
   );
+  const { resources } = mocks;
   pulumi.runtime.setAllConfig(asPulumiConfig(values, opts.extraConfig), opts.secretKeys);
   const dependsOn = new Map<string, string[]>();
   let mod: Record<string, unknown> = {};
@@ -108,29 +70,10 @@ export async function runProgram(
   });
   const exports: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(mod)) exports[k] = await settle(v);
-  // Let every apply/registration finish before tests look at the list: wait until the count is stable (bounded).
-  let last = -1;
-  for (let i = 0; i < 100 && resources.length !== last; i++) {
-    last = resources.length;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await mocks.settled();
   return { resources, dependsOn, exports, module: mod };
 }
 
-/** Resolves Outputs (also nested in arrays/objects) to plain values. */
-export async function settle(v: unknown): Promise<unknown> {
-  if (pulumi.Output.isInstance(v)) {
-    const inner = await new Promise<unknown>((resolve) => (v as pulumi.Output<unknown>).apply((x) => resolve(x)));
-    return settle(inner);
-  }
-  if (Array.isArray(v)) return Promise.all(v.map(settle));
-  if (v && typeof v === 'object' && !(v instanceof pulumi.Resource)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, y] of Object.entries(v)) out[k] = await settle(y);
-    return out;
-  }
-  return v;
-}
 
 export async function isSecretOutput(v: unknown): Promise<boolean> {
   if (!pulumi.Output.isInstance(v)) return false;

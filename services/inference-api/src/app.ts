@@ -1,11 +1,11 @@
-// The Express app: request ids, drain guard, auth, routing and errors for everything except the chat hot path,
-// which is mounted here too but runs on plain node:http (routes/chat.ts `chatEntry`; server.ts also hands those
-// two routes to it directly, skipping Express's router).
+// The API's one dispatcher (`listener`): the two chat routes go to the lean hot path on plain node:http
+// (routes/chat.ts `chatEntry`, which does its own bookkeeping, auth and body reading; Express's router and body
+// parser showed up in profiles); everything else (health, metrics, models, 404s, unexpected errors) to Express.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
-import { createContext, type AppContext } from './context.js';
+import { createContext, type AppContext, type UpstreamFactory } from './context.js';
 import { ApiError, sendError } from './errors.js';
 import { withLocals, type Req } from './http-types.js';
 import { createLogger } from './logger.js';
@@ -16,6 +16,8 @@ import { healthz, metricsRoute, models } from './routes/system.js';
 export interface AppOptions {
   /** Where pino writes (tests capture it); stdout by default. */
   logDestination?: DestinationStream;
+  /** The model-server client; the undici one unless a benchmark or test swaps it. */
+  upstream?: UpstreamFactory;
 }
 
 export interface AppHandle {
@@ -30,17 +32,15 @@ export interface AppHandle {
 
 export function createApp(config: Config, opts: AppOptions = {}): AppHandle {
   const log = createLogger(config.LOG_LEVEL, opts.logDestination);
-  const ctx = createContext(config, log);
-  const chatCompletions = chatEntry(ctx, '/v1/chat/completions');
-  const chat = chatEntry(ctx, '/v1/chat');
+  const ctx = createContext(config, log, opts.upstream);
+  const chatRoutes = new Map([
+    ['/v1/chat/completions', chatEntry(ctx, '/v1/chat/completions')],
+    ['/v1/chat', chatEntry(ctx, '/v1/chat')],
+  ]);
 
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  // Chat first: chatEntry does its own bookkeeping, auth and body reading.
-  app.post('/v1/chat/completions', (req, res) => chatCompletions(req, res));
-  app.post('/v1/chat', (req, res) => chat(req, res));
-
   app.use((req, res, next) => {
     observe(ctx, req as Req, withLocals(res));
     if (!refuseIfDraining(ctx, withLocals(res))) next();
@@ -65,10 +65,8 @@ export function createApp(config: Config, opts: AppOptions = {}): AppHandle {
   });
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.method === 'POST') {
-      if (req.url === '/v1/chat/completions') return chatCompletions(req, res);
-      if (req.url === '/v1/chat') return chat(req, res);
-    }
+    const chat = req.method === 'POST' ? chatRoutes.get((req.url ?? '').split('?', 1)[0]!) : undefined;
+    if (chat) return chat(req, res);
     app(req, res);
   };
 

@@ -62,7 +62,6 @@ export const envSchema = z.object({
   PORT: int(8001, 0, 65535),
   UPSTREAM_BASE_URL: upstreamUrl,
   UPSTREAM_API_KEY: z.string().optional().transform((v) => v || undefined),
-  UPSTREAM_CLIENT: z.enum(['undici', 'openai'], { message: 'must be undici or openai' }).optional().transform((v) => v ?? 'undici'),
   UPSTREAM_MODEL: z.string().trim().min(1).optional().transform((v) => v ?? 'fudbuddy'),
   // Exactly one of API_TOKENS / API_TOKENS_FILE (checked in loadConfig). The file is re-read on SIGHUP and on
   // change, so a token rotation needs no restart.

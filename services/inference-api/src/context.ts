@@ -5,8 +5,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PromptStore } from './prompts.js';
 import { FileTokens, StaticTokens, type TokenChecker, type TokenSource } from './token-file.js';
-import { UndiciUpstream, type UpstreamClient } from './upstream.js';
-import { OpenAIUpstream } from './upstream-openai.js';
+import { UndiciUpstream, type UpstreamClient, type UpstreamOptions } from './upstream.js';
 import { makeChatBodySchema } from './validate.js';
 
 export interface AppContext {
@@ -29,9 +28,12 @@ export interface AppContext {
   upstreamHealthy(): Promise<boolean>;
 }
 
-export function createContext(config: Config, log: Logger): AppContext {
+/** Builds the client the API talks to the model server with (UndiciUpstream; the benchmark swaps in the SDK). */
+export type UpstreamFactory = (options: UpstreamOptions) => UpstreamClient;
+
+export function createContext(config: Config, log: Logger, upstreamFactory: UpstreamFactory = (o) => new UndiciUpstream(o)): AppContext {
   const metrics = createMetrics(config.version, config.UPSTREAM_MODEL);
-  const upstreamOptions = {
+  const upstreamOptions: UpstreamOptions = {
     baseUrl: config.UPSTREAM_BASE_URL,
     apiKey: config.UPSTREAM_API_KEY,
     // A few spare connections so health probes never wait behind generation requests.
@@ -42,7 +44,7 @@ export function createContext(config: Config, log: Logger): AppContext {
     totalTimeoutMs: config.UPSTREAM_TIMEOUT_MS,
     metrics,
   };
-  const upstream: UpstreamClient = config.UPSTREAM_CLIENT === 'openai' ? new OpenAIUpstream(upstreamOptions) : new UndiciUpstream(upstreamOptions);
+  const upstream = upstreamFactory(upstreamOptions);
   // Health probes are cached (and concurrent callers share one probe) so frequent health checks cost nothing.
   let cached: { at: number; ok: boolean } | undefined;
   let pending: Promise<boolean> | undefined;

@@ -1,35 +1,8 @@
-// OpenAI-style errors: `{"error":{"message","type","code","param"}}` with the matching HTTP status.
+// OpenAI-style errors (the shared shape: services/common/openai-error.ts), written on node:http.
 import type { ServerResponse } from 'node:http';
 
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'not_found_error'
-  | 'rate_limit_error'
-  | 'server_overloaded'
-  | 'upstream_error'
-  | 'timeout_error'
-  | 'server_error';
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly type: ErrorType,
-    readonly code: string | null = null,
-    readonly param: string | null = null,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-  }
-
-  body(): { error: { message: string; type: string; code: string | null; param: string | null } } {
-    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
-  }
-}
-
-export const badRequest = (message: string, param: string | null = null, code = 'invalid_request') =>
-  new ApiError(400, message, 'invalid_request_error', code, param);
+export { ApiError, badRequest, type ErrorType } from '../../common/openai-error.js';
+import type { ApiError } from '../../common/openai-error.js';
 
 /** Writes the error with plain node:http calls, so the Express routes and the lean chat path share it. */
 export function sendError(res: ServerResponse, err: ApiError): void {
@@ -39,7 +12,8 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   }
   const text = JSON.stringify(err.body());
   res.statusCode = err.status;
-  if (err.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
+  const retryAfter = err.retryAfterHeader();
+  if (retryAfter) res.setHeader('retry-after', retryAfter);
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(text));
   res.end(text);

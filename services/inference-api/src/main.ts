@@ -1,12 +1,12 @@
 // Entry point (`npm run api`, or `node server.mjs` from the bundle): config from the environment, SIGHUP reloads
-// prompts and the token files (API_TOKENS_FILE, METRICS_TOKENS_FILE), SIGTERM/SIGINT drain and exit 0.
+// prompts and the token files (API_TOKENS_FILE, METRICS_TOKENS_FILE), SIGTERM/SIGINT drain and exit 0
+// (services/common/shutdown-signals.ts: a relayed or repeated signal does not cut the drain).
 import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './server.js';
+import { DEV_TOKEN } from './dev-token.js';
 import { VERSION } from './version.js';
+import { onShutdownSignals } from '../../common/shutdown-signals.js';
 
-// `npm run api` sets FUDBUDDY_DEV=1: on a loopback address, and only then, a missing API_TOKENS falls back to a
-// well-known local token so `npm run stub` + `npm run api` work out of the box. The deployed unit never sets it.
-export const DEV_TOKEN = 'fudbuddy-local-dev-token';
 const env = { ...process.env };
 if (env.FUDBUDDY_DEV === '1' && !env.API_TOKENS && !env.API_TOKENS_FILE && ['127.0.0.1', 'localhost', '::1'].includes(env.HOST || '127.0.0.1')) {
   env.API_TOKENS = DEV_TOKEN;
@@ -36,12 +36,4 @@ process.on('SIGHUP', () => {
   server.ctx.log.info('SIGHUP: reloading prompts and token files');
   void server.reload();
 });
-const stop = (signal: string) => {
-  server.ctx.log.info({ signal }, 'shutting down');
-  void server.shutdown().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.once('SIGTERM', () => stop('SIGTERM'));
-process.once('SIGINT', () => stop('SIGINT'));
+onShutdownSignals({ log: server.ctx.log, drain: () => server.shutdown() });

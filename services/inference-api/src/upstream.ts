@@ -4,6 +4,7 @@
 // bench/api-bench.ts measures both; docs/inference-api.md has the figures and why undici is the default.
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Metrics, UpstreamErrorKind } from './metrics.js';
+import { SseDecoder } from '../../common/sse.js';
 
 export class UpstreamError extends Error {
   constructor(
@@ -136,25 +137,31 @@ function classify(err: unknown, timedOut: TimeoutKind | undefined): UpstreamErro
 }
 
 /** Splits an SSE byte stream into `data:` payloads (one per event, multi-line data joined by \n). */
-export async function* sseData(body: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of body) {
-    buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    if (buf.includes('\r')) buf = buf.replace(/\r\n?/g, '\n');
-    let end: number;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const event = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      let data: string | undefined;
-      for (const line of event.split('\n')) {
-        if (!line.startsWith('data:')) continue;
-        const v = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-        data = data === undefined ? v : `${data}\n${v}`;
+export async function* sseData(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
+  const decoder = new SseDecoder();
+  for await (const chunk of body) for (const e of decoder.push(chunk)) yield e.data;
+  for (const e of decoder.end()) yield e.data;
+}
+
+/**
+ * A StreamHandle over upstream's `data:` payloads: every payload re-arms the guard, the end of the source marks the
+ * call finished, a failure is mapped by `fail`, and the guard is always released. Shared by every UpstreamClient.
+ */
+export function guardedStream(guard: CallGuard, source: AsyncIterable<string>, fail: (err: unknown) => unknown, idleTimeoutMs: number): StreamHandle {
+  async function* events(): AsyncGenerator<string> {
+    try {
+      for await (const data of source) {
+        guard.touch();
+        yield data;
       }
-      if (data !== undefined) yield data;
+      guard.finished();
+    } catch (err) {
+      throw fail(err);
+    } finally {
+      guard.close();
     }
   }
+  return { events: events(), gotToken: () => guard.gotToken(idleTimeoutMs), touch: () => guard.touch(), close: () => guard.close() };
 }
 
 export class UndiciUpstream implements UpstreamClient {
@@ -221,21 +228,7 @@ export class UndiciUpstream implements UpstreamClient {
       guard.close();
       throw this.fail(err, guard);
     }
-    const fail = (err: unknown) => this.fail(err, guard);
-    async function* events(): AsyncGenerator<string> {
-      try {
-        for await (const data of sseData(res.body)) {
-          guard.touch();
-          yield data;
-        }
-        guard.finished();
-      } catch (err) {
-        throw fail(err);
-      } finally {
-        guard.close();
-      }
-    }
-    return { events: events(), gotToken: () => guard.gotToken(this.o.idleTimeoutMs), touch: () => guard.touch(), close: () => guard.close() };
+    return guardedStream(guard, sseData(res.body), (err) => this.fail(err, guard), this.o.idleTimeoutMs);
   }
 
   async probe(timeoutMs: number): Promise<boolean> {

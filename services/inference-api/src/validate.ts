@@ -59,7 +59,7 @@ export function resolveChatType(bodyValue: unknown, header: string | undefined):
   const raw = bodyValue ?? header;
   if (raw === undefined || raw === '') return DEFAULT_CHAT_TYPE;
   if (!isChatType(raw)) {
-    throw badRequest(`unknown chat_type ${JSON.stringify(String(raw).slice(0, 64))}: expected one of ${CHAT_TYPES.join(', ')}`, 'chat_type', 'invalid_chat_type');
+    throw badRequest(`unknown chat_type ${JSON.stringify(String(raw).slice(0, 64))}: expected one of ${CHAT_TYPES.join(', ')}`, { param: 'chat_type', code: 'invalid_chat_type' });
   }
   return raw;
 }
@@ -77,7 +77,7 @@ export function parseChatRequest(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const param = pathOf(issue.path) || null;
-    throw badRequest(param ? `${param}: ${issue.message}` : issue.message, param, 'invalid_value');
+    throw badRequest(param ? `${param}: ${issue.message}` : issue.message, { param, code: 'invalid_value' });
   }
   const b = parsed.data;
   const chatType = resolveChatType(b.chat_type ?? b.chatType, chatTypeHeader);
@@ -90,7 +90,7 @@ export function parseChatRequest(
   const clientSystem = b.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content).trim()).filter(Boolean);
   const system = [opts.systemPrompt(chatType), ...clientSystem].join('\n\n');
   const conversation = b.messages.filter((m) => m.role === 'user' || m.role === 'assistant');
-  if (conversation.length === 0) throw badRequest('messages must contain at least one user or assistant message', 'messages', 'invalid_value');
+  if (conversation.length === 0) throw badRequest('messages must contain at least one user or assistant message', { param: 'messages', code: 'invalid_value' });
 
   const upstream: ChatRequest['upstream'] = {
     model: opts.model,

@@ -1,4 +1,5 @@
 // `npm run stub` / `node stub.mjs`: the stub model server configured from the environment.
+import { onShutdownSignals } from '../../common/shutdown-signals.js';
 import { isStubMode, startStub, STUB_MODES } from './stub.js';
 
 function intEnv(name: string, fallback: number, min = 0): number {
@@ -31,8 +32,5 @@ const stub = await startStub({
 });
 console.log(JSON.stringify({ msg: 'model-stub listening', url: stub.url, mode: rawMode }));
 
-const stop = () => {
-  void stub.close().then(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+const line = (level: string) => (obj: object, msg: string) => console.log(JSON.stringify({ level, msg, ...obj }));
+onShutdownSignals({ log: { info: line('info'), warn: line('warn') }, drain: () => stub.close() });

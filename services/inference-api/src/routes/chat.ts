@@ -206,9 +206,8 @@ export function refuseUnauthorized(req: Req, res: Res, accepts: (t: string | und
 }
 
 /**
- * The whole chat request on plain node:http — id, drain guard, auth, body, handler — so the server can hand these
- * two routes over without going through Express's router and body parser (they showed up in profiles). Express
- * mounts the same function, so both ways in behave identically.
+ * The whole chat request on plain node:http — id, drain guard, auth, body, handler — so the app's dispatcher hands
+ * these two routes over without going through Express's router and body parser (they showed up in profiles).
  */
 export function chatEntry(ctx: AppContext, route: ChatRoute) {
   const handle = chatHandler(ctx, route);

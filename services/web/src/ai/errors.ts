@@ -35,10 +35,8 @@ export class OfflineError extends AiServiceError {
   override readonly name = 'OfflineError';
 }
 
-/** Too many requests; `retryAfterMs` is how long the server asked us to wait, when it said. */
-export class RateLimitedError extends AiServiceError {
-  readonly kind = 'rate_limited' as const;
-  override readonly name = 'RateLimitedError';
+/** An error the server may say how long to wait after (`Retry-After`, as `retryAfterMs`). */
+abstract class WaitHintedError extends AiServiceError {
   readonly retryAfterMs: number | undefined;
   constructor(message: string, init: AiErrorInit & { retryAfterMs?: number }) {
     super(message, init);
@@ -46,15 +44,16 @@ export class RateLimitedError extends AiServiceError {
   }
 }
 
+/** Too many requests; `retryAfterMs` is how long the server asked us to wait, when it said. */
+export class RateLimitedError extends WaitHintedError {
+  readonly kind = 'rate_limited' as const;
+  override readonly name = 'RateLimitedError';
+}
+
 /** The service answered 5xx (or broke the stream): the assistant is down for now. */
-export class ServiceDownError extends AiServiceError {
+export class ServiceDownError extends WaitHintedError {
   readonly kind = 'service_down' as const;
   override readonly name = 'ServiceDownError';
-  readonly retryAfterMs: number | undefined;
-  constructor(message: string, init: AiErrorInit & { retryAfterMs?: number }) {
-    super(message, init);
-    this.retryAfterMs = init.retryAfterMs;
-  }
 }
 
 /** The request itself was refused (4xx other than 401/429): retrying the same request will not help. */

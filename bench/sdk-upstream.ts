@@ -1,8 +1,9 @@
-// The same UpstreamClient over the official `openai` SDK. Kept as a switch (UPSTREAM_CLIENT=openai) and as the
-// benchmark's comparison: the SDK parses every chunk into an object that we then serialise again, and it goes
-// through fetch; the figures in docs/inference-api.md show what that costs.
+// The API's UpstreamClient over the official `openai` SDK: the benchmark's comparison, not a production path (the
+// SDK parses every chunk into an object that is then serialised again, and it goes through fetch; the figures in
+// docs/inference-api.md show what that costs, and why the API talks to vLLM with undici). bench/sdk-api.ts runs the
+// API with it; tests/inference-api/upstream-clients.test.ts holds both clients to the same behaviour.
 import OpenAI from 'openai';
-import { CallGuard, messageFromErrorBody, UpstreamError, type StreamHandle, type UpstreamClient, type UpstreamOptions } from './upstream.js';
+import { CallGuard, guardedStream, messageFromErrorBody, UpstreamError, type StreamHandle, type UpstreamClient, type UpstreamOptions } from '../services/inference-api/src/upstream.js';
 
 export class OpenAIUpstream implements UpstreamClient {
   private readonly client: OpenAI;
@@ -46,25 +47,14 @@ export class OpenAIUpstream implements UpstreamClient {
       guard.close();
       throw this.fail(err, guard, false);
     }
-    const fail = (err: unknown) => this.fail(err, guard, true);
-    async function* events(): AsyncGenerator<string> {
-      try {
-        for await (const chunk of stream) {
-          guard.touch();
-          yield JSON.stringify(chunk);
-        }
-        // The SDK ends its iterator quietly when the request is aborted (our timeouts included), so check.
-        if (guard.signal.aborted) throw new Error('upstream call aborted');
-        guard.finished();
-        // The SDK consumes `[DONE]`; re-emit it for the passthrough.
-        yield '[DONE]';
-      } catch (err) {
-        throw fail(err);
-      } finally {
-        guard.close();
-      }
+    async function* payloads(): AsyncGenerator<string> {
+      for await (const chunk of stream) yield JSON.stringify(chunk);
+      // The SDK ends its iterator quietly when the request is aborted (our timeouts included), so check.
+      if (guard.signal.aborted) throw new Error('upstream call aborted');
+      // The SDK consumes `[DONE]`; re-emit it for the passthrough.
+      yield '[DONE]';
     }
-    return { events: events(), gotToken: () => guard.gotToken(this.o.idleTimeoutMs), touch: () => guard.touch(), close: () => guard.close() };
+    return guardedStream(guard, payloads(), (err) => this.fail(err, guard, true), this.o.idleTimeoutMs);
   }
 
   async probe(timeoutMs: number): Promise<boolean> {

@@ -1,0 +1,75 @@
+// The one way files and commands reach a host (components/lib/hostSteps.ts): the pure step builder's secrecy and
+// logging rules, the single SSH connection mapping, and that no component builds host resources another way.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { describe, expect, it } from 'vitest';
+import { HOST_PATHS } from '../../components/lib/hostPaths.js';
+import { sshConnection, stepResource } from '../../components/lib/hostSteps.js';
+import { REMOTE_BIN, rootCommand, scriptCommand } from '../../components/lib/shell.js';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+const conn = sshConnection({ host: '203.0.113.9', user: 'ubuntu', privateKey: 'k' });
+const componentSources = (): { file: string; text: string }[] => {
+  const out: { file: string; text: string }[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) out.push({ file: path.relative(repo, p), text: readFileSync(p, 'utf8') });
+    }
+  };
+  walk(path.join(repo, 'components'));
+  return out;
+};
+
+describe('hostSteps: step arguments', () => {
+  it('a secret step: secret stdin, no log streaming, stdout and stderr stored as secrets, no env over SSH', async () => {
+    const { args, opts } = stepResource(conn, { create: 'x', triggers: [], stdin: 'tskey-auth-abc', secret: true });
+    expect(args.logging).toBe('none');
+    expect(opts.additionalSecretOutputs).toEqual(['stdout', 'stderr']);
+    expect(await pulumi.isSecret(args.stdin as pulumi.Output<string>)).toBe(true);
+    expect(args.addPreviousOutputInEnv).toBe(false);
+  });
+
+  it('a plain step logs both streams and keeps its stdin as given', () => {
+    const { args, opts } = stepResource(conn, { create: 'x', triggers: ['h'], stdin: 'unit text' });
+    expect(args.logging).toBe('stdoutAndStderr');
+    expect(opts.additionalSecretOutputs).toEqual([]);
+    expect(args.stdin).toBe('unit text');
+    expect(args).not.toHaveProperty('delete');
+  });
+
+  it('maps the SSH connection once: port 22 by default, the private key always secret, unset keys left out', async () => {
+    expect(conn.port).toBe(22);
+    expect(await pulumi.isSecret(conn.privateKey as pulumi.Output<string>)).toBe(true);
+    expect(Object.keys(conn).sort()).toEqual(['host', 'port', 'privateKey', 'user']);
+    const pinned = sshConnection({ host: 'h', port: 2222, user: 'root', privateKey: 'k', hostKey: 'ssh-ed25519 AAAA', dialErrorLimit: 3 });
+    expect(pinned).toMatchObject({ port: 2222, hostKey: 'ssh-ed25519 AAAA', dialErrorLimit: 3 });
+  });
+
+  it('quotes every argument, so a value cannot become shell (the edge used to pass --hostname unquoted)', () => {
+    expect(scriptCommand('pi', 'tailscale-up.sh', ['--hostname', 'edge; rm -rf /'])).toBe(
+      `sudo -n bash ${HOST_PATHS.bin}/tailscale-up.sh --hostname 'edge; rm -rf /'`,
+    );
+    expect(rootCommand('root', ['/usr/local/lib/x.sh', "it's"])).toBe(`/usr/local/lib/x.sh 'it'\\''s'`);
+  });
+});
+
+describe('hostSteps: one way to a host', () => {
+  it('only hostSteps.ts constructs remote.Command / CopyToRemote or maps an SSH connection', () => {
+    const offenders = componentSources()
+      .filter((f) => f.file !== 'components/lib/hostSteps.ts')
+      .filter((f) => /new remote\.(Command|CopyToRemote)\(|privateKey: pulumi\.secret\(/.test(f.text))
+      .map((f) => f.file);
+    expect(offenders).toEqual([]);
+  });
+
+  it('/opt/fudbuddy/bin is written once (hostPaths.ts), and install-scripts.sh defaults to the same directory', () => {
+    const literal = componentSources().filter((f) => f.text.includes("'/opt/fudbuddy/bin'")).map((f) => f.file);
+    expect(literal).toEqual(['components/lib/hostPaths.ts']);
+    expect(REMOTE_BIN).toBe(HOST_PATHS.bin);
+    const script = readFileSync(path.join(repo, 'components/scripts/install-scripts.sh'), 'utf8');
+    expect(/^dest=\$\{2:-([^}]+)\}$/m.exec(script)?.[1]).toBe(HOST_PATHS.bin);
+  });
+});
