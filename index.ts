@@ -4,12 +4,15 @@
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { EdgeNode } from './components/edgeNode.js';
+import { EDGE_LOCAL_HEALTH_URL } from './components/lib/serveConfig.js';
 import { EdgeWorker } from './components/edgeWorker.js';
 import { GpuHost } from './components/gpuHost.js';
 import { Monitoring, monitoringTailnetAccess } from './components/monitoring.js';
 import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
-import { gpuTailnetHostname, type EdgeNodeConfig, type GpuHostConfig } from './stacks/config.js';
+import type { EdgeNodeConfig, GpuHostConfig } from './stacks/config.js';
+import { gpuTailnetHostname } from './stacks/derive.js';
+import { routingOf } from './stacks/edgeRoutingConfig.js';
 import { readStackConfig } from './stacks/readConfig.js';
 import { planTopology } from './stacks/topology.js';
 
@@ -54,7 +57,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
       connection: ssh(h),
       hostname,
       gpu: h.gpu,
-      nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch } : undefined,
+      nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch, install: s.nvidiaDriverInstall } : undefined,
       tailscale: s.tailscaleEnabled
         ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags }
         : { enabled: false, bindAddress: h.bindAddress! },
@@ -91,6 +94,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
           LOG_LEVEL: s.api.logLevel,
         },
       },
+      nodeMajor: s.hostNodeMajor,
       firewall: {
         sshSources: s.sshAllowFrom,
         extraAllow: s.apiAllowFrom.map((from) => ({ port: s.api.port, from, comment: 'fudbuddy api (no tailnet)' })),
@@ -113,7 +117,10 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
       hostname: topology.edgeHostname,
       tailnetDnsName: s.tailnetDnsName,
       tailscale: box ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags } : undefined,
-      upstreams: gpuHosts.map((g) => pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => `${t ?? b}:${s.api.port}`)),
+      upstreams: gpuHosts.map((g, i) =>
+        pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => ({ address: `${t ?? b}:${s.api.port}`, drain: s.edgeRouting.drain.includes(s.gpuHosts[i]!.name) })),
+      ),
+      routing: routingOf(s.edgeRouting),
       bodyLimit: s.api.bodyLimit,
     },
     { dependsOn: gpuHosts },
@@ -124,6 +131,9 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
 //    before the Worker starts sending it.
 let worker: EdgeWorker | undefined;
 if (s.exposure === 'public' && edge && d.apiHostname) {
+  // Which Durable Object migration steps the upload carries depends on what is deployed: this stack's own last
+  // `edgeWorkerMigrationTag` output (a self StackReference; none before the first deploy). See workerMigrations.
+  const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
   worker = new EdgeWorker(
     'api',
     {
@@ -156,6 +166,8 @@ if (s.exposure === 'public' && edge && d.apiHostname) {
         metricsToken: secrets.metricsToken,
       },
       observability: { enabled: s.worker.observability, headSamplingRate: s.worker.headSamplingRate },
+      deployedMigrationTag: self.getOutput('edgeWorkerMigrationTag') as pulumi.Output<string | undefined>,
+      preflight: { domain: s.domain!, pages: d.webHostname !== undefined, apiToken: cfg.cloudflareApiToken },
     },
     { dependsOn: [edge, ...gpuHosts] },
   );
@@ -180,10 +192,10 @@ if (worker && d.webHostname) {
 let monitoring: Monitoring | undefined;
 if (topology.monitoringHostname && edge) {
   const box = s.edgeNode;
-  const probes = [
-    ...(worker ? [{ name: 'worker', url: worker.healthUrl }] : []),
-    { name: s.exposure === 'public' ? 'funnel' : 'tailnet-serve', url: edge.healthUrl },
-  ];
+  // What users reach: the Worker's /healthz from outside (public: through Funnel to the origin), and the edge's
+  // loopback nginx in front of the GPU hosts (Prometheus runs on the edge box, where its own serve URL is not
+  // reachable through serve; docs/monitoring.md).
+  const probes = [...(worker ? [{ name: 'worker', url: worker.healthUrl }] : []), { name: 'edge-proxy', url: EDGE_LOCAL_HEALTH_URL }];
   monitoring = new Monitoring(
     'monitoring',
     {
@@ -226,6 +238,8 @@ export const exposure = s.exposure;
 export const apiUrl: pulumi.Output<string> = worker ? pulumi.output(worker.url) : edge ? pulumi.output(edge.url) : firstGpu.apiUrl;
 export const healthUrl: pulumi.Output<string> = apiUrl.apply((u) => `${u}/healthz`);
 export const webUrl: string | null = web?.url ?? null;
+/** The Worker's Durable Object migration tag as Cloudflare reports it: read back by the next run (above). */
+export const edgeWorkerMigrationTag: pulumi.Output<string> | null = worker?.migrationTag ?? null;
 /** The Funnel URL (public: the Worker's origin) or the serve URL (private). */
 export const edgeUrl: string | null = edge?.url ?? null;
 export const tailnetNames = {

@@ -9,171 +9,21 @@
 //   2. time to first token for streams, sequential requests: stub direct vs each API variant → added TTFT;
 //   3. the most concurrent streams the API holds with every chunk delivered (ramp until a stream loses a chunk);
 //   4. API RSS: idle, after the load, peak while holding streams.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { f, quantile, ROOT, rssMb, start, startApi, startStub, stop, streamOnce, writeSection, type Proc, type WrkResult, wrk } from './harness.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TOKEN = 'bench-token-0123456789abcdef';
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TTFT_N = Number(process.env.BENCH_TTFT_N ?? 300);
 const STREAM_STEPS = (process.env.BENCH_STREAM_STEPS ?? '250,1000,2000,4000').split(',').map(Number);
 const STREAM_TOKENS = 40;
 const STREAM_RATE = 10; // tokens/s: each stream lasts 4 s, so streams opened over the first second all overlap
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'fud-bench-'));
-const children: ChildProcess[] = [];
 
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  rmSync(tmp, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-interface Proc {
-  proc: ChildProcess;
-  url: string;
-}
-
-async function start(script: string | string[], env: Record<string, string>, marker: string): Promise<Proc> {
-  const args = Array.isArray(script) ? script : [script];
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${stderr}`)), 10_000);
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n').find((l) => l.includes(marker));
-      if (!line) return;
-      clearTimeout(timer);
-      // Keep draining stdout (request logs) so the child never blocks on a full pipe.
-      proc.stdout!.off('data', onData);
-      proc.stdout!.resume();
-      resolve({ proc, url: (JSON.parse(line) as { url: string }).url });
-    };
-    proc.stdout!.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`${script} exited ${code}: ${stderr}`)));
-  });
-}
-
-const stop = (p: Proc) => new Promise<void>((r) => (p.proc.exitCode !== null ? r() : (p.proc.once('exit', () => r()), p.proc.kill('SIGTERM'))));
-
-const STUB = path.join(ROOT, 'services/model-stub/dist/stub.mjs');
-const API = path.join(ROOT, 'services/inference-api/dist/server.mjs');
-const startStub = (rate: number, tokens: number) =>
-  start(STUB, { PORT: '0', STUB_TOKENS_PER_SEC: String(rate), STUB_COMPLETION_TOKENS: String(tokens) }, 'model-stub listening');
-// The SDK variant is the same API code with bench/sdk-upstream.ts swapped in, run through tsx (not shipped).
-const SDK_API = ['--import', 'tsx', path.join(ROOT, 'bench/sdk-api.ts')];
-const startApi = (stubUrl: string, client: 'undici' | 'openai') =>
-  start(
-    client === 'undici' ? API : SDK_API,
-    {
-      PORT: '0',
-      UPSTREAM_BASE_URL: `${stubUrl}/v1`,
-      API_TOKENS: TOKEN,
-      PROMPTS_DIR: path.join(ROOT, 'prompts'),
-      RATE_LIMIT_RPM: '0',
-      IP_RATE_LIMIT_RPM: '0',
-      MAX_INFLIGHT: '8192',
-      MAX_QUEUE: '0',
-      LOG_LEVEL: 'info',
-    },
-    'inference API listening',
-  );
-
-function rssMb(p: Proc): number {
-  const status = readFileSync(`/proc/${p.proc.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-const BODY = JSON.stringify({ model: 'fudbuddy', messages: [{ role: 'user', content: 'Where should we eat tonight? Two people, cheap, spicy.' }] });
-
-// ---- 1. non-streaming latency with wrk -------------------------------------------------------------------------
-interface WrkResult {
-  p50: number;
-  p99: number;
-  rps: number;
-  errors: number;
-}
-
-// Async on purpose: while wrk runs, this process must keep draining the services' stdout pipes (request logs), or
-// a full pipe stalls their log writes and the tail latency measures that instead of the gateway.
-async function wrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
-  const script = path.join(tmp, 'post.lua');
-  writeFileSync(
-    script,
-    `wrk.method = "POST"\nwrk.body = [[${BODY}]]\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${TOKEN}"\n`,
-  );
-  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
-  const ms = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
-  const pct = (p: string) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
-    if (!m) throw new Error(`cannot parse wrk output:\n${out}`);
-    return ms(m[1]!, m[2]!);
-  };
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (sockErr ? sockErr.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0);
-  return { p50: pct('50'), p99: pct('99'), rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), errors };
-}
-
-// ---- 2. TTFT ----------------------------------------------------------------------------------------------------
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 // Streams get fresh connections (as browsers behind the edge would), so no stream can land on a socket the server is closing.
 const streamAgent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-
-/** ms from sending the request to the first chunk with non-empty content; resolves after the stream ends. */
-function streamOnce(url: string, onFirst?: (ms: number) => void, via: http.Agent = agent): Promise<{ ttft: number; contentChunks: number; done: boolean }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    let ttft = -1;
-    let contentChunks = 0;
-    let buf = '';
-    const req = http.request(`${url}/v1/chat/completions`, { method: 'POST', agent: via, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new Error(`HTTP ${res.statusCode}`));
-        return;
-      }
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        buf += d;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (ev.includes('"content":"') && !ev.includes('"content":""')) {
-            contentChunks++;
-            if (ttft < 0) {
-              ttft = performance.now() - t0;
-              onFirst?.(ttft);
-            }
-          }
-          if (ev === 'data: [DONE]') buf = '\u0000DONE';
-        }
-      });
-      res.on('end', () => resolve({ ttft, contentChunks, done: buf === '\u0000DONE' }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    // Bounded: a stream that stalls counts as incomplete instead of stalling the benchmark.
-    req.setTimeout(60_000, () => req.destroy(new Error('stream timed out')));
-    req.end(JSON.stringify({ ...JSON.parse(BODY), stream: true }));
-  });
-}
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-};
 
 async function ttft(url: string, n: number): Promise<{ p50: number; p99: number }> {
   for (let i = 0; i < 20; i++) await streamOnce(url);
@@ -192,7 +42,7 @@ async function holdStreams(url: string, n: number, api: Proc): Promise<{ ok: num
   // accept backlog, not how many streams the API holds).
   const results = await Promise.all(
     Array.from({ length: n }, (_, i) =>
-      new Promise((r) => setTimeout(r, Math.floor(i / 100) * 25)).then(() => streamOnce(url, undefined, streamAgent)).catch((err: unknown) => {
+      new Promise((r) => setTimeout(r, Math.floor(i / 100) * 25)).then(() => streamOnce(url, { agent: streamAgent })).catch((err: unknown) => {
         const why = (err as { code?: string; message?: string }).code ?? (err as Error).message;
         reasons.set(why, (reasons.get(why) ?? 0) + 1);
         return { ttft: -1, contentChunks: 0, done: false };
@@ -208,7 +58,6 @@ async function holdStreams(url: string, n: number, api: Proc): Promise<{ ok: num
 }
 
 // ---- run -----------------------------------------------------------------------------------------------------------
-const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main(): Promise<void> {
   const t0 = Date.now();
@@ -320,12 +169,7 @@ async function main(): Promise<void> {
   ].join('\n');
 
   console.log(`\n${section}\n`);
-  const docPath = path.join(ROOT, 'docs/benchmarks.md');
-  const doc = readFileSync(docPath, 'utf8');
-  const re = /(<!-- section:inference-api:start -->\n)[\s\S]*?(\n<!-- section:inference-api:end -->)/;
-  if (!re.test(doc)) throw new Error('docs/benchmarks.md has no inference-api section markers');
-  writeFileSync(docPath, doc.replace(re, (_m, a: string, b: string) => `${a}${section}${b}`));
-  console.log('docs/benchmarks.md: inference-api section updated');
+writeSection('inference-api', section);
 }
 
 main().then(

@@ -11,6 +11,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { HOST_PATHS } from './lib/hostPaths.js';
 import { hostSteps } from './lib/hostSteps.js';
 import type { SshConnectionArgs } from './lib/hostTypes.js';
+import type { EdgeRouting, EdgeUpstream } from './lib/edgeRouting.js';
 import { asRoot, rootCommand, scriptCommand } from './lib/shell.js';
 import { buildEdgeProxyScript, buildNginxConfig, EDGE_HTTPS_PORT, type EdgeMode } from './lib/serveConfig.js';
 
@@ -27,8 +28,10 @@ export interface EdgeNodeArgs {
   tailnetDnsName: string;
   /** Join the tailnet here (a separate edge box). Leave unset when the node already joined (a GPU host). */
   tailscale?: { authKey: pulumi.Input<string>; tags: string[] };
-  /** host:port of each GPU host's inference API on the tailnet. */
-  upstreams: pulumi.Input<pulumi.Input<string>[]>;
+  /** host:port of each GPU host's inference API on the tailnet (or that with a drain flag). */
+  upstreams: pulumi.Input<pulumi.Input<string | EdgeUpstream>[]>;
+  /** Session affinity, bounded load, failover timing (components/lib/edgeRouting.ts); default session-affine. */
+  routing?: Partial<EdgeRouting>;
   /** nginx body limit, ≥ the API's BODY_LIMIT (e.g. `1mb`). */
   bodyLimit?: string;
 }
@@ -118,7 +121,7 @@ export class EdgeNode extends pulumi.ComponentResource {
       });
     }
 
-    const nginxConf = pulumi.output(args.upstreams).apply((ups) => buildNginxConfig({ upstreams: ups, bodyLimit: args.bodyLimit }));
+    const nginxConf = pulumi.output(args.upstreams).apply((ups) => buildNginxConfig({ upstreams: ups, bodyLimit: args.bodyLimit, routing: args.routing }));
     const confHash = nginxConf.apply((t) => createHash('sha256').update(t).digest('hex'));
     const other = args.mode === 'funnel' ? 'serve' : 'funnel';
     const orTrue = (argv: string[]) => `${rootCommand(user, argv)} || true`;

@@ -8,6 +8,7 @@ import type { remote } from '@pulumi/command';
 import { sha256 } from './lib/contentHash.js';
 import { HOST_PATHS } from './lib/hostPaths.js';
 import { hostSteps, installPayload } from './lib/hostSteps.js';
+import { retention } from './lib/rules.js';
 import { asRoot, rootCommand } from './lib/shell.js';
 import {
   gpuPayloadFiles,
@@ -27,20 +28,21 @@ import type { MonitoringArgs } from './lib/monitoringTypes.js';
 export type * from './lib/monitoringTypes.js';
 export { monitoringTailnetAccess, MONITORING_PORTS } from './lib/monitoringConfig.js';
 
-const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const WRITE_SECRET = '/usr/local/lib/fudbuddy-monitoring/write-secret.sh';
 
-/** Fails `pulumi preview` with the offending key named, before any resource exists. */
+/**
+ * Fails `pulumi preview` with the offending key named, before any resource exists. Only what the component itself
+ * requires (parts that go together, unique names); value formats are the stack config's (stacks/config.ts), with
+ * the shared rules of components/lib/rules.ts.
+ */
 export function validateMonitoringArgs(args: MonitoringArgs): void {
   const bad = (key: string, msg: string): never => {
     throw new Error(`monitoring.${key}: ${msg}`);
   };
   if (args.exposure !== 'private' && args.exposure !== 'public') bad('exposure', `must be "private" or "public", got "${String(args.exposure)}"`);
-  if (!NAME_RE.test(args.monitoringHost.name)) bad('monitoringHost.name', `'${args.monitoringHost.name}' must be lowercase letters, digits, dashes`);
   if (args.gpuHosts.length === 0) bad('gpuHosts', 'at least one GPU host to monitor');
   const seen = new Set<string>();
   for (const [i, h] of args.gpuHosts.entries()) {
-    if (!NAME_RE.test(h.name)) bad(`gpuHosts[${i}].name`, `'${h.name}' must be lowercase letters, digits, dashes`);
     if (seen.has(h.name)) bad(`gpuHosts[${i}].name`, `'${h.name}' appears twice`);
     seen.add(h.name);
     if (h.modelsDir !== undefined && !h.modelsDir.startsWith('/')) bad(`gpuHosts[${i}].modelsDir`, 'must be an absolute path');
@@ -51,7 +53,6 @@ export function validateMonitoringArgs(args: MonitoringArgs): void {
   if (args.healthProbes.length === 0) bad('healthProbes', 'at least one health URL to probe (the Worker /healthz or the tailscale serve URL)');
   const probes = new Set<string>();
   for (const [i, p] of args.healthProbes.entries()) {
-    if (!NAME_RE.test(p.name)) bad(`healthProbes[${i}].name`, `'${p.name}' must be lowercase letters, digits, dashes`);
     if (probes.has(p.name)) bad(`healthProbes[${i}].name`, `'${p.name}' appears twice`);
     probes.add(p.name);
   }
@@ -59,7 +60,7 @@ export function validateMonitoringArgs(args: MonitoringArgs): void {
   if (args.logs && args.monitoringHost.tailnetAddress === undefined) {
     bad('monitoringHost.tailnetAddress', 'is required when logs are enabled (GPU hosts push to Loki on it)');
   }
-  if (args.retention !== undefined && !/^[0-9]+[dwy]$/.test(args.retention)) bad('retention', `'${args.retention}' is not a duration like 30d`);
+  if (args.retention !== undefined && !retention.safeParse(args.retention).success) bad('retention', `'${args.retention}' is not a duration like 30d`);
 }
 
 export class Monitoring extends pulumi.ComponentResource {

@@ -67,11 +67,16 @@ export class WebClient extends pulumi.ComponentResource {
       {
         dir: root,
         create: deployCommand(args.projectName, args.productionBranch),
+        // Publishing happens on a new dist (or project/account): those are triggers, which replace the step and
+        // run `create`. Any other change (a rotated token in the environment) is an update, which would run
+        // `create` again without this no-op (upstream's Update falls back to create): the same dist stays live.
+        update: 'true',
         environment: deployEnv,
-        triggers: [build.stdout, args.projectName],
+        triggers: [build.stdout, args.projectName, args.accountId],
         logging: 'stderr',
       },
-      { ...parent, dependsOn: [this.project, build] },
+      // The token is in this command's environment: its output is kept secret in case wrangler ever echoes it.
+      { ...parent, dependsOn: [this.project, build], additionalSecretOutputs: ['stdout', 'stderr'] },
     );
 
     new cloudflare.PagesDomain(

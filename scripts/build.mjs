@@ -7,7 +7,7 @@
 // `node scripts/build.mjs` builds all of them; pass names to build a subset.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { renameSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -44,8 +44,10 @@ const nodeBundle = (entry, outfile) => ({
 // Write next to the target, then rename: a test starting the bundle never reads a half-written file.
 async function atomicBuild(options) {
   const tmp = `${options.outfile}.${process.pid}.tmp`;
-  await build({ ...options, outfile: tmp });
+  // BUILD_METAFILE=<path>: also write esbuild's metafile (what each input adds), for the bundle-size reports.
+  const result = await build({ ...options, outfile: tmp, metafile: Boolean(process.env.BUILD_METAFILE) });
   renameSync(tmp, options.outfile);
+  if (process.env.BUILD_METAFILE) writeFileSync(process.env.BUILD_METAFILE, JSON.stringify({ outfile: tmp, ...result.metafile }));
 }
 
 const targets = {
@@ -58,6 +60,8 @@ const targets = {
       bundle: true,
       platform: 'neutral',
       conditions: ['workerd', 'worker', 'browser'],
+      // Durable Object RPC needs the runtime's own base class; workerd provides the module.
+      external: ['cloudflare:workers'],
       mainFields: ['module', 'main'],
       target: 'es2022',
       format: 'esm',

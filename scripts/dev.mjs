@@ -19,12 +19,9 @@ const at = (p) => path.join(root, p);
 const DEV_CLIENT_ID = 'fudbuddy-dev';
 const secret = () => randomBytes(32).toString('base64url');
 
-// Worker bindings a developer may set in the environment to try them locally (e.g. INVITE_CODES).
-const PASSTHROUGH_BINDINGS = [
-  'INVITE_CODES', 'METRICS_TOKEN', 'TOKEN_TTL_SECONDS',
-  'RATE_LIMIT_RPM', 'TOKENS_PER_DAY', 'IP_RATE_LIMIT_RPM', 'IP_TOKENS_PER_DAY', 'RATE_WINDOW_SECONDS',
-  'TOKENS_WINDOW_SECONDS', 'ORIGIN_TIMEOUT_MS', 'BREAKER_FAILURES', 'BREAKER_OPEN_SECONDS', 'MAX_BODY_BYTES',
-];
+// Worker bindings a developer may set in the environment to try them locally (e.g. INVITE_CODES): the secrets
+// below and every numeric setting of services/edge-worker/src/defaults.ts.
+const PASSTHROUGH_SECRETS = ['INVITE_CODES', 'METRICS_TOKEN'];
 
 const children = [];
 let mf;
@@ -148,19 +145,16 @@ async function main() {
     if (process.env.OPENAI_BASE_URL) bindings.OPENAI_BASE_URL = process.env.OPENAI_BASE_URL;
     if (process.env.FALLBACK_MODEL) bindings.FALLBACK_MODEL = process.env.FALLBACK_MODEL;
   }
-  for (const key of PASSTHROUGH_BINDINGS) if (process.env[key]) bindings[key] = process.env[key];
-
+  // The module format, compatibility date and Durable Objects come from the one place Pulumi uses too.
+  const { tsImport } = await import('tsx/esm/api');
+  const { miniflareWorkerOptions } = await tsImport('../components/lib/workerBindings.ts', import.meta.url);
+  const { WORKER_SETTINGS } = await tsImport('../services/edge-worker/src/defaults.ts', import.meta.url);
+  for (const key of [...PASSTHROUGH_SECRETS, ...Object.keys(WORKER_SETTINGS)]) if (process.env[key]) bindings[key] = process.env[key];
   const workerOptions = {
-    modules: true,
-    scriptPath: at('services/edge-worker/dist/worker.js'),
-    compatibilityDate: '2026-04-01',
+    ...miniflareWorkerOptions(at('services/edge-worker/dist/worker.js')),
     host: '127.0.0.1',
     port: ports.worker,
     bindings,
-    durableObjects: {
-      QUOTA: { className: 'QuotaCounter', useSQLite: true },
-      STATS: { className: 'EdgeStats', useSQLite: true },
-    },
     handleRuntimeStdio(stdout, stderr) {
       stdout.on('data', prefixer('worker', process.stdout));
       stderr.on('data', prefixer('worker', process.stderr));

@@ -12,7 +12,8 @@
 #                             module scripts/pulumi-toolchain/cli (it repeats upstream's non-relative replace)
 #   pulumi-language-nodejs    FUD Buddy's own minimal language host (scripts/pulumi-toolchain/plugins): the
 #                             upstream module is refused by the reachable Go module proxy
-#   pulumi-resource-command   FUD Buddy's stand-in for the command provider, same reason
+#   pulumi-resource-command   FUD Buddy's stand-in for the command provider (the upstream module is not served
+#                             by the proxy: 404), following pulumi-command v1.2.1's source (docs/engine-tests.md)
 #   pulumi-resource-tailscale, pulumi-resource-cloudflare
 #                             a PREVIEW-ONLY stand-in: the real bridged providers are refused by the proxy too
 #                             (checked on a cold build, reported by `status`); it refuses any real create/update.

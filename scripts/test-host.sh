@@ -98,8 +98,11 @@ UsePAM no
 ListenAddress $guestip
 CONF
   install -d -m 0755 "$root/run/sshd"
-  # The real Node 20 of this machine, where NodeSource's package would put it.
-  install -m 0755 "$(command -v node)" "$root/usr/bin/node"
+  # The hosts' Node (HOST_NODE of components/lib/hostNode.ts, from the npm registry, cached), where NodeSource's
+  # package would put it: the test host has no internet for node-install.sh.
+  local node
+  node=$(bash "$repo/scripts/host-node.sh") || die "could not get the hosts' Node binary (scripts/host-node.sh)"
+  install -m 0755 "$node" "$root/usr/bin/node"
 
   local s
   IFS=',' read -r -a list <<< "$standins"

@@ -15,10 +15,12 @@ import {
   webSchema,
   workerSchema,
 } from './config.js';
+import { edgeRoutingSchema } from './edgeRoutingConfig.js';
 
 const NESTED: Record<string, z.ZodObject> = {
   gpuHosts: gpuHostSchema,
   edgeNode: edgeNodeSchema,
+  edgeRouting: edgeRoutingSchema,
   model: modelSchema,
   api: apiSchema,
   worker: workerSchema,

@@ -1,7 +1,9 @@
 // Thin reader over Pulumi's config: collects the `fudbuddy:*` values, validates them with the pure parser and
 // returns secrets as secret Outputs (config.getSecret), so they never become plain strings in resource inputs.
 import * as pulumi from '@pulumi/pulumi';
-import { derive, formatIssues, parseStackConfig, PROJECT, SECRET_KEY_NAMES, type Derived, type SecretKey, type StackSettings } from './config.js';
+import { PROJECT, SECRET_KEY_NAMES, type SecretKey, type StackSettings } from './config.js';
+import { derive, type Derived } from './derive.js';
+import { formatIssues, parseStackConfig } from './validate.js';
 
 export type StackSecrets = { [K in SecretKey]?: pulumi.Output<string> } & {
   serviceToken: pulumi.Output<string>;

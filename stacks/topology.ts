@@ -1,6 +1,7 @@
 // Per-exposure composition helpers: which node plays which role, which tags each node's key carries.
 // Pure: index.ts wires components from this plan; tests check the plan alone.
-import { gpuTailnetHostname, type StackSettings } from './config.js';
+import type { StackSettings } from './config.js';
+import { gpuTailnetHostname } from './derive.js';
 
 export const TAGS = { gpu: 'tag:gpu', edge: 'tag:edge', monitoring: 'tag:monitoring' } as const;
 

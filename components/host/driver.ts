@@ -16,7 +16,12 @@ export interface DriverPhase {
 export function driverPhase(h: HostSteps, nv: NvidiaArgs | undefined, base: pulumi.Resource): DriverPhase {
   if (!nv) return { ready: [base], gpuCount: pulumi.output(0) };
   const driver = h.step('nvidia-driver', {
-    create: scriptCommand(h.user, 'nvidia-driver.sh', [nv.driverBranch, ...(nv.cudaPackage ? [nv.cudaPackage] : [])]),
+    create: scriptCommand(h.user, 'nvidia-driver.sh', [
+      nv.driverBranch,
+      '--method',
+      nv.install ?? 'ubuntu-drivers',
+      ...(nv.cudaPackage ? ['--cuda-package', nv.cudaPackage] : []),
+    ]),
     triggers: [scriptHash('nvidia-driver.sh')],
     dependsOn: [base],
     customTimeouts: { create: '40m', update: '40m' },
@@ -46,5 +51,11 @@ export function driverPhase(h: HostSteps, nv: NvidiaArgs | undefined, base: pulu
     connection: { ...h.connection, dialErrorLimit: Math.ceil((minutes * 60) / 10), perDialTimeout: 10 },
     customTimeouts: { create: `${minutes + 5}m`, update: `${minutes + 5}m` },
   });
-  return { ready: [verify], gpuCount: verify.stdout.apply((o) => Number(/GPU_COUNT=(\d+)/.exec(o)?.[1] ?? '0')) };
+  // NVSwitch boxes: Fabric Manager at the running driver's exact version (decided on the host from nvidia-smi -q).
+  const fabric = h.step('nvidia-fabricmanager', {
+    create: scriptCommand(h.user, 'nvidia-fabricmanager.sh', [nv.driverBranch]),
+    triggers: [scriptHash('nvidia-fabricmanager.sh'), verify.stdout],
+    dependsOn: [verify],
+  });
+  return { ready: [fabric], gpuCount: verify.stdout.apply((o) => Number(/GPU_COUNT=(\d+)/.exec(o)?.[1] ?? '0')) };
 }

@@ -2,6 +2,8 @@
 // validated config onto these; components never read stack config themselves. Keep these stable: other
 // components and the e2e stack code against them.
 import type * as pulumi from '@pulumi/pulumi';
+import type { z } from 'zod';
+import type { driverInstall, gpuKind } from './rules.js';
 
 /** How Pulumi reaches the host over SSH. */
 export interface SshConnectionArgs {
@@ -25,10 +27,15 @@ export interface SshConnectionArgs {
   dialErrorLimit?: number;
 }
 
-/** NVIDIA driver + CUDA, from NVIDIA's CUDA apt repository (cuda-keyring). Only used when `gpu: 'nvidia'`. */
+/** The NVIDIA server driver (nvidia-driver.sh). Only used when `gpu: 'nvidia'`. */
 export interface NvidiaArgs {
-  /** Driver branch, pinned, e.g. `'550'`. Nothing is installed when `nvidia-smi` already reports this branch. */
+  /** Driver branch, pinned, e.g. `'570'`. Nothing is installed when `nvidia-smi` already reports this branch. */
   driverBranch: string;
+  /**
+   * `ubuntu-drivers` (default): Ubuntu's signed prebuilt modules (`ubuntu-drivers install --gpgpu`), which load
+   * under Secure Boot and need no headers. `dkms`: built from NVIDIA's CUDA repository; refused under Secure Boot.
+   */
+  install?: z.output<typeof driverInstall>;
   /** Optional CUDA toolkit package, e.g. `'cuda-toolkit-12-4'` (vLLM wheels bring their own CUDA runtime). */
   cudaPackage?: string;
   /** Minutes to wait for the host to come back after a driver-triggered reboot. Default 15. */
@@ -133,14 +140,14 @@ export interface GpuHostArgs {
   /** Tailscale hostname (and the name in unit descriptions). Lowercase letters, digits and dashes. */
   hostname: string;
   /** `'nvidia'`: install/verify the driver. `'none'`: CPU host (tests), every GPU step is skipped. */
-  gpu: 'nvidia' | 'none';
+  gpu: z.output<typeof gpuKind>;
   /** Required when `gpu: 'nvidia'`. */
   nvidia?: NvidiaArgs;
   tailscale: TailscaleArgs;
   inference: InferenceArgs;
   api: InferenceApiArgs;
   firewall: FirewallArgs;
-  /** Node.js major version on the host (NodeSource repository when missing/older). Default 20. */
+  /** Node.js major version on the host (NodeSource repository when missing/older). Default HOST_NODE.major (24, LTS). */
   nodeMajor?: number;
   /** Extra apt packages for the base step. */
   extraPackages?: string[];

@@ -79,6 +79,8 @@ export interface CredentialExpiry {
 export interface MonitoringVersions {
   /** apt version globs of Ubuntu's packages, per release codename (jammy, noble). */
   ubuntu: Record<string, Record<string, string>>;
+  /** The same per Debian codename (bookworm: Debian and Raspberry Pi OS edge boxes). */
+  debian: Record<string, Record<string, string>>;
   /** Exact versions from Grafana's apt repository (grafana, loki, alloy). */
   grafanaApt: { grafana: string; loki: string; alloy: string };
 }

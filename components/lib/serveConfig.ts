@@ -2,16 +2,26 @@
 // local service, and nginx spreads the traffic over several GPU hosts with passive health checks) and the
 // script that installs it and turns on `tailscale serve` (private) or `tailscale funnel` (public).
 
+import { buildRoutingHttp, buildRoutingLocations, DEFAULT_ROUTING, type EdgeRouting, type EdgeUpstream } from './edgeRouting.js';
+
 export type EdgeMode = 'serve' | 'funnel';
 
 /** Loopback port of the edge proxy: the only target of `tailscale serve`/`funnel`. */
 export const EDGE_PROXY_PORT = 8080;
+/**
+ * The edge's own health URL as the monitoring on the edge box must probe it: the loopback nginx that serve/funnel
+ * forward to (and that spreads over the GPU hosts). Probing the box's own https://<edge>.ts.net from the box does
+ * not work: MagicDNS resolves to its own tailnet address, which local connections reach without tailscaled's serve.
+ */
+export const EDGE_LOCAL_HEALTH_URL = `http://127.0.0.1:${EDGE_PROXY_PORT}/healthz`;
 /** Funnel listens on 443, 8443 or 10000 only; 443 keeps the URL free of a port. */
 export const EDGE_HTTPS_PORT = 443;
 
 export interface EdgeProxyArgs {
-  /** host:port of every inference API, e.g. `100.101.102.103:8001` (tailnet address of each GPU host). */
-  upstreams: string[];
+  /** Every inference API: `host:port` (tailnet address of each GPU host, e.g. `100.101.102.103:8001`), or that with a drain flag. */
+  upstreams: (string | EdgeUpstream)[];
+  /** How requests are spread over the hosts (components/lib/edgeRouting.ts); default session-affine. */
+  routing?: Partial<EdgeRouting>;
   /** nginx client_max_body_size, e.g. `1m`; keep it ≥ the API's BODY_LIMIT. */
   bodyLimit?: string;
   /** Seconds a streamed answer may stay silent before nginx gives up. */
@@ -24,16 +34,14 @@ const UPSTREAM_RE = /^([a-z0-9.-]+|\[[0-9a-f:]+\]):\d{1,5}$/i;
 
 export function buildNginxConfig(args: EdgeProxyArgs): string {
   if (args.upstreams.length === 0) throw new Error('edgeNode: at least one upstream (GPU host API) is required');
-  for (const u of args.upstreams) {
-    if (!UPSTREAM_RE.test(u)) throw new Error(`edgeNode: upstream '${u}' is not host:port`);
+  const ups: EdgeUpstream[] = args.upstreams.map((u) => (typeof u === 'string' ? { address: u } : u));
+  for (const u of ups) {
+    if (!UPSTREAM_RE.test(u.address)) throw new Error(`edgeNode: upstream '${u.address}' is not host:port`);
   }
+  const routing: EdgeRouting = { ...DEFAULT_ROUTING, ...args.routing };
   const body = (args.bodyLimit ?? '1mb').replace(/b$/i, '');
-  const servers = args.upstreams.map((u) => `  server ${u} max_fails=3 fail_timeout=15s;`).join('\n');
   return `# Managed by Pulumi (fudbuddy edgeNode). Loopback only: reached through tailscale serve/funnel.
-upstream fudbuddy_api {
-${servers}
-  keepalive 16;
-}
+${buildRoutingHttp(ups, routing)}
 
 server {
   listen 127.0.0.1:${args.listenPort ?? EDGE_PROXY_PORT};
@@ -41,21 +49,16 @@ server {
   client_max_body_size ${body};
   access_log off;
 
-  location / {
-    proxy_pass http://fudbuddy_api;
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_set_header Host $host;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto https;
-    # Server-sent events: pass tokens through as they come.
-    proxy_buffering off;
-    proxy_cache off;
-    proxy_read_timeout ${args.readTimeoutSeconds ?? 300}s;
-    # Only connection failures move a request to another host (a POST that reached a host is never replayed).
-    proxy_next_upstream error timeout;
-    proxy_next_upstream_tries 2;
-  }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host $host;
+  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+  proxy_set_header X-Forwarded-Proto https;
+  # Server-sent events: pass tokens through as they come.
+  proxy_buffering off;
+  proxy_cache off;
+  proxy_read_timeout ${args.readTimeoutSeconds ?? 300}s;
+${buildRoutingLocations(ups, routing)}
 }
 `;
 }

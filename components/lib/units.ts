@@ -1,6 +1,7 @@
 // systemd units rendered from the templates in components/scripts/units/ (real files, reviewed as such).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isIpv4 } from './rules.js';
 import { UNITS_DIR } from './scriptsDir.js';
 
 /** Fills {{NAME}} placeholders; every placeholder must get a value and every value must be used. */
@@ -22,12 +23,7 @@ function template(name: string): string {
 }
 
 const SAFE_ARG = /^[A-Za-z0-9_.:/=@,+-]+$/;
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-export function isIpv4(a: string): boolean {
-  const m = IPV4.exec(a);
-  return !!m && m.slice(1).every((o) => Number(o) <= 255);
-}
+export { isIpv4 };
 
 export const API_UNIT = 'fudbuddy-api.service';
 /** The API's system user (base-setup.sh creates it; the unit runs as it; it may read the token files). */

@@ -9,11 +9,62 @@ export const DURABLE_OBJECTS = [
   { name: 'QUOTA', className: 'QuotaCounter' },
   { name: 'STATS', className: 'EdgeStats' },
 ] as const;
-/** The one migration so far. A class added later gets a new step with a new tag (v2, ...), never an edit of v1. */
-export const WORKER_MIGRATIONS = {
-  newTag: 'v1',
-  newSqliteClasses: DURABLE_OBJECTS.map((d) => d.className),
-};
+/**
+ * What every local run of the bundle in workerd shares (Miniflare options: `npm run dev` and the Worker test
+ * harness), so they load it exactly as Cloudflare will: same module format, compatibility date and Durable Objects.
+ */
+export function miniflareWorkerOptions(scriptPath: string) {
+  return {
+    modules: true,
+    scriptPath,
+    compatibilityDate: WORKER_COMPATIBILITY_DATE,
+    durableObjects: Object.fromEntries(DURABLE_OBJECTS.map((d) => [d.name, { className: d.className, useSQLite: true }])),
+  };
+}
+
+export interface MigrationStep {
+  newSqliteClasses?: string[];
+  newClasses?: string[];
+  deletedClasses?: string[];
+  renamedClasses?: Array<{ from: string; to: string }>;
+}
+/** One tagged entry of the history (wrangler.toml's [[migrations]] has the same shape). */
+export interface MigrationEntry extends MigrationStep {
+  tag: string;
+}
+/** The WorkersScript `migrations` input in its stepped form. */
+export interface WorkerMigrations {
+  oldTag?: string;
+  newTag: string;
+  steps: MigrationStep[];
+}
+
+/**
+ * The Durable Object migration history, oldest first. A class added, renamed or deleted later is a new entry with a
+ * new tag (v2, ...), never an edit of an entry that was deployed: Cloudflare applies each step once.
+ */
+export const WORKER_MIGRATION_HISTORY: readonly MigrationEntry[] = [{ tag: 'v1', newSqliteClasses: DURABLE_OBJECTS.map((d) => d.className) }];
+
+/**
+ * What an upload must carry for a Worker whose deployed migration tag is `deployedTag` (wrangler's
+ * getMigrationsToUpload): Cloudflare refuses migrations whose `oldTag` is not the script's current tag (10079
+ * "Migration tag precondition failed"), so a new script gets every step without oldTag, an up-to-date one nothing
+ * (resending the v1 step on every update is what made the first rotation after a deploy fail), an older one the
+ * pending steps from its tag on.
+ */
+export function workerMigrations(deployedTag: string | undefined, history: readonly MigrationEntry[] = WORKER_MIGRATION_HISTORY): WorkerMigrations | undefined {
+  const last = history.at(-1);
+  if (!last) return undefined;
+  const steps = (from: number): MigrationStep[] => history.slice(from).map(({ tag: _tag, ...step }) => step);
+  if (!deployedTag) return { newTag: last.tag, steps: steps(0) };
+  const i = history.findIndex((m) => m.tag === deployedTag);
+  if (i < 0) {
+    throw new Error(
+      `edgeWorker: the deployed Worker has migration tag '${deployedTag}', which WORKER_MIGRATION_HISTORY (components/lib/workerBindings.ts) does not list: add the missing entries, never edit or remove a deployed one`,
+    );
+  }
+  return i === history.length - 1 ? undefined : { oldTag: deployedTag, newTag: last.tag, steps: steps(i + 1) };
+}
 
 export interface WorkerVars {
   originUrls: string[];

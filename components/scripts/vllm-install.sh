@@ -9,7 +9,7 @@ version=${1:?usage: vllm-install.sh VERSION [PYTHON] [--index-url URL]}
 python=${2:-python3}
 index=()
 [ "${3:-}" = --index-url ] && index=(--index-url "${4:?--index-url needs a URL}")
-[[ $version =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?([a-z0-9.+-]*)$ ]] || die "vllm.version '$version' is not a pinned version like 0.11.0"
+[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "vllm.version '$version' is not a pinned version like 0.11.0"
 venv=/opt/fudbuddy/vllm-venv
 
 installed=''

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Miniflare } from 'miniflare';
+import { miniflareWorkerOptions } from '../../components/lib/workerBindings.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const WORKER_BUNDLE = path.join(ROOT, 'services/edge-worker/dist/worker.js');
@@ -35,6 +36,8 @@ export interface WorkerHandle {
   fetch(pathname: string, init?: RequestInit): Promise<Response>;
   /** Everything the Worker wrote to stdout/stderr so far. */
   logs(): string;
+  /** What one quota key ("session:<id>", "ip:<addr>", "client:<id>", "fallback:global", ...) has spent and holds. */
+  quota(key: string): Promise<{ used: number; reserved: number; holds: number }>;
   close(): Promise<void>;
 }
 
@@ -60,16 +63,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   }
   let output = '';
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: WORKER_BUNDLE,
-    compatibilityDate: '2026-04-01',
+    ...miniflareWorkerOptions(WORKER_BUNDLE),
     host: '127.0.0.1',
     port: 0,
     bindings,
-    durableObjects: {
-      QUOTA: { className: 'QuotaCounter', useSQLite: true },
-      STATS: { className: 'EdgeStats', useSQLite: true },
-    },
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       stdout.on('data', (b: Buffer) => (output += b.toString()));
       stderr.on('data', (b: Buffer) => (output += b.toString()));
@@ -82,6 +79,12 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     bindings,
     fetch: (pathname, init) => fetch(url + pathname, init),
     logs: () => output,
+    quota: async (key) => {
+      // Straight to the Durable Object over Miniflare's RPC proxy: the test reads the ledger, not the Worker's word.
+      const ns = await mf.getDurableObjectNamespace('QUOTA');
+      const stub = ns.get(ns.idFromName(key)) as unknown as { usage(): Promise<{ used: number; reserved: number; holds: number }> };
+      return stub.usage();
+    },
     close: () => mf.dispose(),
   };
 }

@@ -117,15 +117,22 @@ describe('edge Worker HTTP surface (workerd, real API and stub)', () => {
     await expectJsonError(await stack.worker.fetch('/v1/token'), 405, 'method_not_allowed');
   });
 
-  it('GET /healthz: edge ok and the origin reachable through its own /healthz; degraded when it is not', async () => {
+  it('GET /healthz: the public sees ok/degraded only; the metrics token sees the origin detail', async () => {
+    const operator = { authorization: `Bearer ${stack.worker.secrets.METRICS_TOKEN}` };
     const ok = await stack.worker.fetch('/healthz');
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ status: 'ok', edge: 'ok', origin: 'ok', origins: { total: 1, ok: 1 } });
+    expect(await ok.json()).toEqual({ status: 'ok' });
+    const detailed = await stack.worker.fetch('/healthz', { headers: operator });
+    expect(await detailed.json()).toMatchObject({ status: 'ok', edge: 'ok', origin: 'ok', origins: { total: 1, ok: 1 } });
+    const wrongToken = await stack.worker.fetch('/healthz', { headers: { authorization: 'Bearer not-the-metrics-token' } });
+    expect(await wrongToken.json()).toEqual({ status: 'ok' });
     stack.stub.setMode('down');
     try {
       const degraded = await stack.worker.fetch('/healthz');
       expect(degraded.status).toBe(503);
-      expect(await degraded.json()).toMatchObject({ status: 'degraded', edge: 'ok', origin: 'degraded' });
+      expect(await degraded.json()).toEqual({ status: 'degraded' });
+      const detail = await stack.worker.fetch('/healthz', { headers: operator });
+      expect(await detail.json()).toMatchObject({ status: 'degraded', edge: 'ok', origin: 'degraded' });
     } finally {
       stack.stub.setMode('ok');
     }

@@ -146,15 +146,20 @@ describe('edge Worker streaming (workerd)', () => {
     await expect(bad.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 401 });
   });
 
-  it('echoes a sane X-Request-Id end to end and replaces a bad one', async () => {
+  it('replaces a client-chosen X-Request-Id with its own (kept apart as client_request_id), so log correlation cannot be forged', async () => {
     stack = await startStack();
     const token = await getToken(stack.worker);
     const res = await chat(stack.worker, { token, headers: { 'x-request-id': 'req-abc.123' } });
-    expect(res.headers.get('x-request-id')).toBe('req-abc.123');
+    const ours = res.headers.get('x-request-id') ?? '';
+    expect(ours).toMatch(/^[0-9a-f-]{36}$/);
     await res.arrayBuffer();
-    expect(stack.api.output()).toContain('req-abc.123');
+    // The origin logs the edge's id, never the client's.
+    await eventually(() => stack!.api.output().includes(ours), 'the API to log the edge request id');
+    expect(stack.api.output()).not.toContain('req-abc.123');
+    expect(stack.worker.logs()).toContain(`"request_id":"${ours}","client_request_id":"req-abc.123"`);
     const bad = await chat(stack.worker, { token, headers: { 'x-request-id': 'spaces and <script>' } });
     expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     await bad.arrayBuffer();
+    expect(stack.worker.logs()).not.toContain('<script>');
   });
 });

@@ -1,6 +1,6 @@
 import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALLOWED_ORIGIN, CLIENT_ID, FOREIGN_ORIGIN, chat, getToken, requestToken, secret } from './harness.js';
+import { ALLOWED_ORIGIN, CLIENT_ID, FOREIGN_ORIGIN, chat, eventually, getToken, requestToken, secret } from './harness.js';
 import { startStack, type Stack } from './stack.js';
 
 // Tokens: issuance through the real Worker in workerd, accepted end to end (Worker → API bundle → stub),
@@ -149,16 +149,44 @@ describe('edge Worker invite codes and key rotation (workerd, real API and stub)
   });
 
   it('requires a valid invite code when INVITE_CODES is set', async () => {
-    const codes = [secret(9), secret(9)];
+    const codes = [secret(12), secret(12)];
     stack = await startStack({ worker: { INVITE_CODES: codes.join(',') } });
     const missing = await requestToken(stack.worker);
     expect(missing.status).toBe(401);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('invite_code_required');
-    const wrong = await requestToken(stack.worker, { inviteCode: secret(9) });
+    const wrong = await requestToken(stack.worker, { inviteCode: secret(12) });
     expect(wrong.status).toBe(403);
     expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('invalid_invite_code');
     const right = await requestToken(stack.worker, { inviteCode: codes[1] });
     expect(right.status).toBe(200);
+  });
+
+  it('refuses weak invite codes at start (edge_misconfigured, the log names INVITE_CODES, never the code)', async () => {
+    stack = await startStack({ worker: { INVITE_CODES: `${secret(12)},beta2026` } });
+    const res = await requestToken(stack.worker, { inviteCode: 'beta2026' });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('edge_misconfigured');
+    await eventually(() => stack!.worker.logs().includes('INVITE_CODES holds a weak code'), 'the log to name INVITE_CODES');
+    expect(stack.worker.logs()).not.toContain('beta2026');
+  });
+
+  it('locks an address out after INVITE_FAILURES_PER_IP wrong codes (even the right code is refused then), and everyone after the global budget', async () => {
+    const code = secret(12);
+    stack = await startStack({ worker: { INVITE_CODES: code, INVITE_FAILURES_PER_IP: '3', INVITE_FAILURES_GLOBAL: '5', INVITE_LOCKOUT_SECONDS: '60', IP_RATE_LIMIT_RPM: '1000' } });
+    const from = (ip: string, inviteCode: string) => requestToken(stack!.worker, { ip, inviteCode });
+    for (let i = 0; i < 3; i++) expect((await from('198.51.100.1', secret(12))).status).toBe(403);
+    const locked = await from('198.51.100.1', code);
+    expect(locked.status).toBe(429);
+    expect(((await locked.json()) as { error: { code: string } }).error.code).toBe('invite_locked_out');
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another address is not locked by the first one's guesses...
+    expect((await from('198.51.100.2', code)).status).toBe(200);
+    // ...until the global failure budget (5) is spent by guesses spread over addresses.
+    expect((await from('198.51.100.3', secret(12))).status).toBe(403);
+    expect((await from('198.51.100.4', secret(12))).status).toBe(403);
+    const everyone = await from('198.51.100.5', code);
+    expect(everyone.status).toBe(429);
+    expect(((await everyone.json()) as { error: { code: string } }).error.code).toBe('invite_locked_out');
   });
 
   it('accepts tokens signed with JWT_SIGNING_KEY_PREVIOUS during a rotation, and only then', async () => {

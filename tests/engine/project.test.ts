@@ -4,7 +4,7 @@
 //   - the command provider is this repo's stand-in (upstream module not served here), real SSH underneath;
 //   - tailscale/cloudflare answer previews only (preview-only stand-in; the real providers are not buildable here);
 //   - the test host has no systemd PID 1: tests/host/standins/systemctl stands in for systemctl.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,10 +79,26 @@ describe('real engine: the project, stack e2e on an SSH test host: up, up again,
   let pulumi: Awaited<ReturnType<typeof projectStack>>['run'];
   let serviceToken = '';
   let deployedInputs = '';
+  /** Engine output of every `up` so far: none may show a secret. */
+  const engineOutputs: string[] = [];
+  /** Every secret the stack was ever given (rotations add to it). */
+  const everySecret = new Set<string>();
+  /** Every secret config value of the stack now (`config --json --show-secrets`; strings inside secret objects too), plus the SSH key body. */
   const secretsOf = async (): Promise<string[]> => {
-    const out: string[] = [];
-    for (const k of ['serviceToken', 'upstreamApiKey']) out.push(expectOk(await pulumi(['config', 'get', k]), `config get ${k}`).stdout.trim());
-    return out;
+    const cfg = parseJson<Record<string, { value?: unknown; objectValue?: unknown; secret?: boolean }>>(
+      expectOk(await pulumi(['config', '--json', '--show-secrets']), 'config --json').stdout,
+    );
+    const leaves = (v: unknown): string[] =>
+      typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v).flatMap(leaves) : [];
+    const values = Object.values(cfg).filter((e) => e.secret).flatMap((e) => leaves(e.objectValue ?? e.value));
+    for (const v of values) for (const line of v.split('\n')) if (line.length >= 16 && !line.startsWith('-----')) everySecret.add(line);
+    return [...everySecret];
+  };
+  const upLogged = async (what: string, ok = true): Promise<RunResult> => {
+    // A run expected to fail goes on past the first error, so every independent step runs (and fails) too.
+    const r = await pulumi(['up', '--yes', '--skip-preview', ...(ok ? [] : ['--continue-on-error'])], 1_800_000);
+    engineOutputs.push(r.output);
+    return ok ? expectOk(r, what) : r;
   };
 
   beforeAll(async () => {
@@ -95,7 +111,8 @@ describe('real engine: the project, stack e2e on an SSH test host: up, up again,
     await set('fudbuddy:gpuHosts[0].bindAddress', host.host);
     await set('fudbuddy:gpuHosts[0].hostKey', host.hostKey);
     expectOk(await pulumi(['config', 'set', '--secret', 'fudbuddy:sshPrivateKey'], 60_000, host.privateKey), 'config set sshPrivateKey');
-    serviceToken = (await secretsOf())[0]!;
+    serviceToken = expectOk(await pulumi(['config', 'get', 'serviceToken']), 'config get serviceToken').stdout.trim();
+    await secretsOf();
   }, 900_000);
 
   afterAll(async () => {
@@ -106,7 +123,7 @@ describe('real engine: the project, stack e2e on an SSH test host: up, up again,
 
   it('up provisions the host: the stub and the API run as services and the API answers /healthz and a chat on the host', async () => {
     deployedInputs = inputsHash();
-    expectOk(await pulumi(['up', '--yes', '--skip-preview'], 1_800_000), 'up --stack e2e');
+    await upLogged('up --stack e2e');
     const health = await host.ssh(`curl -sS -o /dev/null -w '%{http_code}' http://${host.host}:8001/healthz`);
     expect(health.stdout).toBe('200');
     const body = JSON.stringify({ chat_type: 'home', messages: [{ role: 'user', content: 'Where should we eat tonight?' }] });
@@ -116,12 +133,28 @@ describe('real engine: the project, stack e2e on an SSH test host: up, up again,
     expect(reply.choices[0]!.message.content.length).toBeGreaterThan(0);
   }, 1_800_000);
 
-  it('the state file holds no secret in plaintext', async () => {
+  const expectNoSecretAnywhere = async () => {
     const exported = expectOk(await pulumi(['stack', 'export']), 'stack export').stdout;
-    const keyBody = host.privateKey.split('\n').filter((l) => l && !l.startsWith('-----'))[1]!;
-    for (const secret of [...(await secretsOf()), keyBody]) {
-      expect(exported).not.toContain(secret);
-      expect(ws.backendText()).not.toContain(secret);
+    const backend = ws.backendText();
+    const secrets = await secretsOf();
+    expect(secrets.length).toBeGreaterThanOrEqual(3); // serviceToken, upstreamApiKey, the SSH key's lines
+    for (const secret of secrets) {
+      expect(exported, 'a secret in `pulumi stack export`').not.toContain(secret);
+      expect(backend, 'a secret in a backend file').not.toContain(secret);
+      for (const out of engineOutputs) expect(out, 'a secret in the output of `pulumi up`').not.toContain(secret);
+    }
+    return exported;
+  };
+
+  it('neither the whole stack export, nor any backend file, nor the output of up holds a secret', async () => {
+    const exported = await expectNoSecretAnywhere();
+    // Under the upstream rule a command's stdout/stderr are secret only through additionalSecretOutputs: every
+    // command fed a secret on stdin must have them as ciphertext in the state.
+    const state = parseJson<{ deployment: { resources: Array<{ type: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }> } }>(exported);
+    const secretFed = state.deployment.resources.filter((r) => r.type === 'command:remote:Command' && JSON.stringify(r.inputs?.stdin ?? '').includes('4dabf18193072939515e22adb298388d'));
+    expect(secretFed.map((r) => r.urn.split('::').pop())).toEqual(expect.arrayContaining([expect.stringMatching(/-api-env$/), expect.stringMatching(/-api-tokens$/), expect.stringMatching(/-stub-env$/)]));
+    for (const r of secretFed) {
+      for (const k of ['stdout', 'stderr']) expect(JSON.stringify(r.outputs?.[k] ?? ''), `${r.urn} ${k}`).toContain('4dabf18193072939515e22adb298388d');
     }
   }, 300_000);
 
@@ -135,6 +168,40 @@ describe('real engine: the project, stack e2e on an SSH test host: up, up again,
     expect(history[0]!.resourceChanges ?? {}, 'second up changed something').not.toHaveProperty('update');
     expect(Object.keys(history[0]!.resourceChanges ?? {})).toEqual(['same']);
   }, 1_800_000);
+
+  it('each secret-writing step, failed on purpose during a rotation, shows its command and output but no secret, in output or state', async () => {
+    // Rotate both secrets: their steps' stdin changes, so the next up runs them again.
+    for (const k of ['serviceToken', 'upstreamApiKey']) {
+      expectOk(await pulumi(['config', 'set', '--secret', k, `rotated-${k}-${randomBytes(16).toString('hex')}`]), `config set ${k}`);
+    }
+    await secretsOf();
+    // A file where a step's directory must be makes write-secret-file.sh fail (mkdir -p: File exists).
+    const block = (dirs: string[]) => host.ssh(dirs.map((d) => `mv ${d} ${d}.aside && touch ${d}`).join(' && '));
+    const unblock = (dirs: string[]) => host.ssh(dirs.map((d) => `rm -f ${d} && mv ${d}.aside ${d}`).join(' && '));
+    // api-env runs after the token steps, so it can only fail once they pass: two rounds.
+    const rounds = [
+      { dirs: ['/etc/fudbuddy-api', '/etc/fudbuddy'], failing: { 'api-tokens': '/etc/fudbuddy-api/tokens', 'stub-env': '/etc/fudbuddy/model-stub.env' } },
+      { dirs: ['/etc/fudbuddy'], failing: { 'api-env': '/etc/fudbuddy/api.env', 'stub-env': '/etc/fudbuddy/model-stub.env' } },
+    ];
+    for (const round of rounds) {
+      expect((await block(round.dirs)).code).toBe(0);
+      const up = await upLogged('up onto a blocked host', false);
+      expect((await unblock(round.dirs)).code).toBe(0);
+      expect(up.code, up.output.slice(-3000)).not.toBe(0);
+      for (const [step, dest] of Object.entries(round.failing)) {
+        // As upstream, the failure shows the command line and its output whatever `logging` says.
+        expect(up.output).toMatch(new RegExp(`command:remote:Command \\([^)]*-${step}\\):\\s+error: Process exited with status \\d+: running "[^"]*write-secret-file\\.sh ${dest.replace(/\./g, '\\.')}`));
+      }
+      expect(up.output).toContain('File exists');
+      await expectNoSecretAnywhere();
+    }
+    // Unblocked, the rotation converges and the API takes the new token.
+    await upLogged('up after unblocking');
+    const token = expectOk(await pulumi(['config', 'get', 'serviceToken']), 'config get serviceToken').stdout.trim();
+    const health = await host.ssh(`curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat)" http://${host.host}:8001/v1/models`, { stdin: token });
+    expect(health.stdout).toBe('200');
+    await expectNoSecretAnywhere();
+  }, 3_600_000);
 
   it('destroy removes what up installed', async () => {
     expectOk(await pulumi(['destroy', '--yes', '--skip-preview'], 900_000), 'destroy --stack e2e');

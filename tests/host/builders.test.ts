@@ -110,10 +110,20 @@ describe('systemd units', () => {
     expect(systemdVerify('broken.service', '[Service]\nExecStart=relative/path\n').length).toBeGreaterThan(0);
   });
 
-  it('systemd-analyze security rates the API and stub as well sandboxed (exposure < 2.5), vLLM < 4', () => {
+  it('systemd-analyze security rates the API, stub and vLLM as well sandboxed (exposure <= 2.5; vLLM 2.0, docs/host.md)', () => {
     expect(exposure('fudbuddy-api.service', api)).toBeLessThan(2.5);
     expect(exposure('fudbuddy-model-stub.service', stub)).toBeLessThan(2.5);
-    expect(exposure('vllm.service', vllm)).toBeLessThan(4);
+    expect(exposure('vllm.service', vllm)).toBeLessThanOrEqual(2.0);
+  });
+
+  it('vLLM: a root pre-start creates the CUDA device nodes, and the service itself keeps its user and sandbox', () => {
+    const lines = vllm.split('\n');
+    const pre = lines.indexOf('ExecStartPre=+/opt/fudbuddy/bin/nvidia-device-nodes.sh');
+    expect(pre).toBeGreaterThan(-1);
+    expect(pre).toBeLessThan(lines.findIndex((l) => l.startsWith('ExecStart=')));
+    // Only the "+" line runs privileged: every other Exec line runs as the service user inside the sandbox.
+    expect(lines.filter((l) => /^Exec\w*=[+!]/.test(l))).toEqual(['ExecStartPre=+/opt/fudbuddy/bin/nvidia-device-nodes.sh']);
+    for (const l of ['User=fudbuddy-model', 'NoNewPrivileges=yes', 'ProtectKernelModules=yes', 'CapabilityBoundingSet=']) expect(lines).toContain(l);
   });
 
   it('templates: every placeholder filled, no stray values, one-line values', () => {

@@ -126,7 +126,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () => {
   it('creates the expected steps, all as remote commands/copies under the component', () => {
     const names = resources.filter((r) => r.name.startsWith('prod-')).map((r) => r.name);
-    for (const step of ['scripts', 'base', 'firewall', 'node', 'nvidia-driver', 'reboot', 'reboot-pause', 'verify-gpu', 'tailscale-install', 'tailscale-up', 'tailscale-status', 'vllm-install', 'hf-token', 'model-download', 'vllm-model-env', 'vllm-env', 'vllm-unit', 'api-install', 'prompts-install', 'api-tokens', 'api-metrics-tokens', 'api-env', 'api-unit', 'stage-scripts', 'stage-api', 'stage-prompts']) {
+    for (const step of ['scripts', 'base', 'firewall', 'node', 'nvidia-driver', 'reboot', 'reboot-pause', 'verify-gpu', 'nvidia-fabricmanager', 'tailscale-install', 'tailscale-up', 'tailscale-status', 'vllm-install', 'hf-token', 'model-download', 'vllm-model-env', 'vllm-env', 'vllm-unit', 'api-install', 'prompts-install', 'api-tokens', 'api-metrics-tokens', 'api-env', 'api-unit', 'stage-scripts', 'stage-api', 'stage-prompts']) {
       expect(names).toContain(`prod-${step}`);
     }
     expect(names.some((n) => n.includes('stub'))).toBe(false);
@@ -141,7 +141,8 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
     expect(d('firewall')).toEqual(['prod-base']);
     expect(d('reboot')).toEqual(['prod-nvidia-driver']);
     expect(d('verify-gpu')).toEqual(['prod-reboot-pause']);
-    expect(d('vllm-install')).toEqual(['prod-verify-gpu']);
+    expect(d('nvidia-fabricmanager')).toEqual(['prod-verify-gpu']);
+    expect(d('vllm-install')).toEqual(['prod-nvidia-fabricmanager']);
     expect(d('tailscale-up')).toEqual(expect.arrayContaining(['prod-tailscale-install', 'prod-firewall']));
     expect(d('tailscale-status')).toEqual(['prod-tailscale-up']);
     expect(d('model-download')).toEqual(expect.arrayContaining(['prod-vllm-install', 'prod-hf-token']));
@@ -302,6 +303,9 @@ describe('GpuHost under mocks (driver changed → reboot, then wait for the host
     expect(String(plain(byName('reb-vllm-unit').inputs.stdin))).toContain('--tensor-parallel-size 1');
     expect(byName('prod-reboot-pause').inputs.create).toBe('true');
     expect(String(byName('prod-verify-gpu').inputs.create)).toBe('sudo -n bash /opt/fudbuddy/bin/verify-gpu.sh 550');
+    // Ubuntu's signed modules unless DKMS is asked for; Fabric Manager decided on the host, after the driver runs.
+    expect(String(byName('prod-nvidia-driver').inputs.create)).toBe('sudo -n bash /opt/fudbuddy/bin/nvidia-driver.sh 550 --method ubuntu-drivers');
+    expect(String(byName('prod-nvidia-fabricmanager').inputs.create)).toBe('sudo -n bash /opt/fudbuddy/bin/nvidia-fabricmanager.sh 550');
   });
 });
 

@@ -22,12 +22,16 @@ describe('upstream down (503 on everything)', () => {
     expect((await errorOf(res)).code).toBe('upstream_busy');
     const st = await s.post('/v1/chat/completions', { ...userMsg(), stream: true });
     expect(st.status).toBe(503);
-    const health = await fetch(`${s.api.url}/healthz`);
+    const health = await fetch(`${s.api.url}/healthz`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ status: 'degraded', upstream: 'down', model: 'fudbuddy' });
+    // Without a token (the public Funnel URL): ok/degraded only.
+    const anonymous = await fetch(`${s.api.url}/healthz`);
+    expect(anonymous.status).toBe(503);
+    expect(await anonymous.json()).toEqual({ status: 'degraded' });
     expect(await metricsText(s)).toMatch(/fudbuddy_api_upstream_up 0/);
     s.stub.setMode('ok');
-    const healthy = await fetch(`${s.api.url}/healthz`);
+    const healthy = await fetch(`${s.api.url}/healthz`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(healthy.status).toBe(200);
     const h = (await healthy.json()) as Record<string, unknown>;
     expect(h).toMatchObject({ status: 'ok', upstream: 'ok', model: 'fudbuddy' });

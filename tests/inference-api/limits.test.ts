@@ -1,6 +1,6 @@
 // Per-client and per-IP rate limits (429 + Retry-After) and the in-flight cap with its short queue (503 + Retry-After).
 import { describe, expect, it } from 'vitest';
-import { InflightGate, QueueFullError, QueueTimeoutError, RateLimiter } from '../../services/inference-api/src/limits.js';
+import { InflightGate, QueueFullError, QueueTimeoutError, RateLimiter, takeRequest } from '../../services/inference-api/src/limits.js';
 import { stacksClosedAfterEach, userMsg, waitFor, type Stack } from './helpers.js';
 import { assertSchema } from './schema.js';
 
@@ -32,12 +32,36 @@ describe('rate limits', () => {
     expect((await s.post('/v1/chat/completions', userMsg())).status).toBe(429);
   });
 
-  it('per IP: many client ids from one address are still capped', async () => {
+  it('edge traffic (X-Client-Id) is limited per client, not per address: busy clients on the edge address cannot starve a new one', async () => {
+    // Every public user reaches the API from the edge's address. Before issue 14 the per-IP bucket was shared by all
+    // of them: 13 clients within their own limits used it up and a 14th client's first chat got 429.
+    const s = await stack({ RATE_LIMIT_RPM: 3, IP_RATE_LIMIT_RPM: 20 });
+    const statuses: number[] = [];
+    for (let c = 0; c < 13; c++) for (let i = 0; i < 3; i++) statuses.push((await s.post('/v1/chat/completions', userMsg(), { 'x-client-id': `client-${c}:s` })).status);
+    expect(statuses.every((st) => st === 200)).toBe(true);
+    expect((await s.post('/v1/chat/completions', userMsg(), { 'x-client-id': 'client-14:s' })).status).toBe(200);
+    // Each client is still bound by its own limit.
+    expect((await s.post('/v1/chat/completions', userMsg(), { 'x-client-id': 'client-0:s' })).status).toBe(429);
+  });
+
+  it('per IP: a direct caller without X-Client-Id keeps the per-address limit', async () => {
     const s = await stack({ RATE_LIMIT_RPM: 100, IP_RATE_LIMIT_RPM: 3 });
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await s.post('/v1/chat/completions', userMsg(), { 'x-client-id': `c${i}` })).status);
+    for (let i = 0; i < 5; i++) statuses.push((await s.post('/v1/chat/completions', userMsg())).status);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
     expect(await metricsText(s)).toMatch(/fudbuddy_api_rate_limited_total\{scope="ip"\} 2/);
+  });
+
+  it('takeRequest (pure, fake clock): client-keyed with an id, IP then IP-as-client without one', () => {
+    const t = 0;
+    const limiters = { client: new RateLimiter(2, () => t), ip: new RateLimiter(3, () => t) };
+    expect(takeRequest(limiters, '10.0.0.1', 'a:1')).toBeUndefined();
+    expect(takeRequest(limiters, '10.0.0.1', 'a:1')).toBeUndefined();
+    expect(takeRequest(limiters, '10.0.0.1', 'a:1')).toMatchObject({ scope: 'client' });
+    // The edge-keyed requests drew nothing from the address's bucket.
+    expect(takeRequest(limiters, '10.0.0.1', undefined)).toBeUndefined();
+    expect(takeRequest(limiters, '10.0.0.1', undefined)).toBeUndefined();
+    expect(takeRequest(limiters, '10.0.0.1', undefined)).toMatchObject({ scope: 'client', retryAfterSeconds: expect.any(Number) });
   });
 
   it('token bucket refills over time and reports the wait (fake clock)', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildEdgeProxyScript, buildNginxConfig, serveCommand } from '../../components/lib/serveConfig.js';
-import { buildWorkerBindings, buildWorkerVars, WORKER_MIGRATIONS, type WorkerVars } from '../../components/lib/workerBindings.js';
+import { buildWorkerBindings, buildWorkerVars, WORKER_MIGRATION_HISTORY, type WorkerVars } from '../../components/lib/workerBindings.js';
 import { buildCommand, buildViteEnv, deployCommand, hashTree } from '../../components/lib/webDeploy.js';
 import { stagedScripts } from '../../components/edgeNode.js';
 
@@ -40,14 +40,16 @@ describe('worker bindings', () => {
     expect(new Set(b.map((x) => x.name)).size).toBe(b.length);
     // Every secret value is only ever in a secret_text binding.
     for (const x of b) if (x.type !== 'secret_text') expect(['S1', 'S2', 'S3']).not.toContain(x.text);
-    expect(WORKER_MIGRATIONS).toEqual({ newTag: 'v1', newSqliteClasses: ['QuotaCounter', 'EdgeStats'] });
+    expect(WORKER_MIGRATION_HISTORY).toEqual([{ tag: 'v1', newSqliteClasses: ['QuotaCounter', 'EdgeStats'] }]);
   });
 
-  it('every binding name is one the Worker reads (services/edge-worker/src/env.ts)', async () => {
+  it('every binding name is one the Worker reads (services/edge-worker/src/env.ts, config.ts, defaults.ts)', async () => {
     const { readFileSync } = await import('node:fs');
-    const env = readFileSync(new URL('../../services/edge-worker/src/env.ts', import.meta.url), 'utf8');
+    const { WORKER_SETTINGS } = await import('../../services/edge-worker/src/defaults.js');
+    const read = (f: string) => readFileSync(new URL(`../../services/edge-worker/src/${f}`, import.meta.url), 'utf8');
+    const declared = read('env.ts') + read('config.ts');
     const b = buildWorkerBindings(vars, { originToken: 'a', jwtSigningKey: 'b', jwtSigningKeyPrevious: 'c', openaiApiKey: 'd', inviteCodes: 'e', metricsToken: 'f' });
-    for (const x of b) expect(env, x.name).toMatch(new RegExp(`\\b${x.name}\\??:`));
+    for (const x of b) expect(x.name in WORKER_SETTINGS || new RegExp(`\\b${x.name}\\??:`).test(declared), x.name).toBe(true);
   });
 
   it('rejects a non-https origin, no origin, and a TTL above 900 s', () => {

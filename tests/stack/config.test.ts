@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { derive, formatIssues, parseStackConfig, SECRET_KEY_NAMES, type ConfigIssue } from '../../stacks/config.js';
+import { SECRET_KEY_NAMES } from '../../stacks/config.js';
+import { derive } from '../../stacks/derive.js';
+import { formatIssues, parseStackConfig, type ConfigIssue } from '../../stacks/validate.js';
 import { collectRawValues } from '../../stacks/readConfig.js';
 import { ALL_MARKERS, asPulumiConfig, localValues, MARK, privateValues, publicValues } from './fixtures.js';
 

@@ -1,27 +1,19 @@
 // The edge proxy config (components/lib/serveConfig.ts) in a real nginx on loopback, in front of loopback HTTP
 // servers standing in for the GPU hosts' APIs: streaming passes through unbuffered, a dead host is skipped, an
 // oversized body is refused. (tailscale serve/funnel in front of it cannot run here.)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNginxConfig } from '../../components/lib/serveConfig.js';
 import { freePort } from '../support/net.js';
+import { startNginx, type NginxProcess } from '../support/nginx.js';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
-
-
-let dir: string;
-let nginx: ChildProcess | undefined;
+let nginx: NginxProcess | undefined;
 let upstream: Server;
 let proxyUrl: string;
 let releaseSecondChunk: (() => void) | undefined;
 let hits = 0;
 
 beforeAll(async () => {
-  if (!NGINX) throw new Error('nginx is not installed: apt-get install nginx-light (see .ci/run)');
   upstream = createServer((req, res) => {
     hits++;
     if (req.url === '/stream') {
@@ -38,34 +30,14 @@ beforeAll(async () => {
   const upPort = (upstream.address() as { port: number }).port;
   const deadPort = await freePort(); // nothing listens: a dead GPU host
   const listenPort = await freePort();
-  dir = mkdtempSync(path.join(tmpdir(), 'edge-nginx-'));
-  writeFileSync(path.join(dir, 'site.conf'), buildNginxConfig({ upstreams: [`127.0.0.1:${deadPort}`, `127.0.0.1:${upPort}`], bodyLimit: '1kb', listenPort }));
-  writeFileSync(
-    path.join(dir, 'nginx.conf'),
-    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log warn;\nworker_processes 1;\nevents {}\nhttp {\n` +
-      `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;\n` +
-      `  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  include ${dir}/site.conf;\n}\n`,
-  );
-  const check = spawnSync(NGINX, ['-t', '-q', '-p', dir, '-c', `${dir}/nginx.conf`], { encoding: 'utf8' });
-  expect(check.status, check.stderr).toBe(0);
-  nginx = spawn(NGINX, ['-p', dir, '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  proxyUrl = `http://127.0.0.1:${listenPort}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`${proxyUrl}/healthz`);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nginx did not start on ${proxyUrl}`);
+  // startNginx runs `nginx -t` first and fails on a site nginx rejects.
+  nginx = await startNginx(buildNginxConfig({ upstreams: [`127.0.0.1:${deadPort}`, `127.0.0.1:${upPort}`], bodyLimit: '1kb', listenPort }), listenPort);
+  proxyUrl = nginx.url;
 }, 30_000);
 
 afterAll(async () => {
-  nginx?.kill('SIGQUIT');
-  await new Promise<void>((r) => (nginx && nginx.exitCode === null ? nginx.once('exit', () => r()) : r()));
+  await nginx?.stop();
   await new Promise<void>((r) => upstream?.close(() => r()));
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('edge proxy in real nginx (loopback stand-ins for the GPU hosts)', () => {
@@ -96,10 +68,11 @@ describe('edge proxy in real nginx (loopback stand-ins for the GPU hosts)', () =
     expect(hits - before).toBe(4);
   });
 
-  it('refuses a body above the limit with 413 before it reaches a host', async () => {
+  it('refuses a body above the limit with an OpenAI-style 413 before it reaches a host', async () => {
     const before = hits;
     const r = await fetch(`${proxyUrl}/v1/chat`, { method: 'POST', body: 'x'.repeat(4096) });
     expect(r.status).toBe(413);
+    expect(await r.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_too_large' } });
     expect(hits).toBe(before);
   });
 });

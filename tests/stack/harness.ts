@@ -26,6 +26,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     state.stderr = '';
   }
   if (type === 'tailscale:index/tailnetKey:TailnetKey') state.key = `tskey-auth-mock-${name}`;
+  // The program reads its own last outputs (the Worker's migration tag): none yet, as before a first deploy.
+  if (type === 'pulumi:pulumi:StackReference') state.outputs = {};
   if (type === 'cloudflare:index/pagesProject:PagesProject') state.subdomain = `${String(inputs.name)}.pages.dev`;
   return state;
 }

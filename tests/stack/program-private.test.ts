@@ -7,9 +7,10 @@ import { aclOf, byType, isSecretOutput, one, payloadFiles, plainText, runProgram
 
 let run: ProgramRun;
 beforeAll(async () => {
-  // Serve clients from config (not the default, to show the value flows through) and monitoring logs on.
+  // Serve clients and edge routing from config (not the defaults, to show the values flow through), monitoring logs on.
   const values = {
     ...privateValues(),
+    edgeRouting: { sessionConcurrency: 6, drain: ['gpu2'] },
     tailnetClients: ['carol@example.com', 'group:fudbuddy-admins'],
     monitoring: { logs: true, credentialExpiries: [{ credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' }] },
   };
@@ -32,9 +33,12 @@ describe('private stack (mock engine)', () => {
     const conn = unwrap(proxy.inputs.connection) as Record<string, unknown>;
     expect(conn.host).toBe('203.0.113.10');
     expect(String(proxy.inputs.delete)).toContain('tailscale serve reset');
-    // nginx in front of both hosts' APIs on their tailnet addresses.
+    // nginx in front of both hosts' APIs on their tailnet addresses, session-affine, gpu2 draining (from config).
     const conf = String(unwrap(proxy.inputs.stdin));
-    expect(conf.match(/server 100\.64\.0\.\d+:8001/g)).toHaveLength(2);
+    const home = /upstream fudbuddy_home \{([^}]*)\}/.exec(conf)?.[1] ?? '';
+    expect(home).toContain('hash $fudbuddy_session consistent;');
+    expect(home.match(/server 100\.64\.0\.\d+:8001 [^;]*;/g)?.map((l) => l.endsWith(' down;'))).toEqual([false, true]);
+    expect(conf).toContain('limit_conn fudbuddy_session_inflight 6;');
     const acl = JSON.parse(String(one(run, 'tailscale:index/acl:Acl').inputs.acl)) as { nodeAttrs: unknown[] };
     expect(acl.nodeAttrs).toEqual([]);
   });
@@ -70,6 +74,12 @@ describe('private stack (mock engine)', () => {
     expect(gpu2).toMatch(/export LOKI_PUSH_URL='http:\/\/100\.64\.0\.\d+:3100\/loki\/api\/v1\/push'/);
     const server = payloadFiles(String(unwrap(one(run, 'command:remote:Command', 'monitoring-server').inputs.stdin)));
     expect(server['credentials.prom']).toContain('credential="tailscale-api-key"} 1803513600');
+    // The edge is probed where users' requests go through it (its loopback nginx), not at its own serve URL,
+    // which Prometheus on the same box cannot reach through serve.
+    const prom = server['prometheus.yml']!;
+    expect(prom).toContain('- http://127.0.0.1:8080/healthz');
+    expect(prom).toContain('probe: edge-proxy');
+    expect(prom).not.toContain('.ts.net/healthz');
   });
 
   it('only mints keys for tags the policy owns', () => {

@@ -85,7 +85,16 @@ describe('public stack (mock engine)', () => {
     expect(binding('STATS')).toMatchObject({ type: 'durable_object_namespace', className: 'EdgeStats' });
     const script = one(run, 'cloudflare:index/workersScript:WorkersScript');
     expect(script.inputs).toMatchObject({ mainModule: 'worker.js', compatibilityDate: '2026-04-01', scriptName: 'fudbuddy-api-beta' });
-    expect(script.inputs.migrations).toEqual({ newTag: 'v1', newSqliteClasses: ['QuotaCounter', 'EdgeStats'] });
+    // Before a first deploy (no edgeWorkerMigrationTag output yet) the upload carries every migration step.
+    expect(script.inputs.migrations).toEqual({ newTag: 'v1', steps: [{ newSqliteClasses: ['QuotaCounter', 'EdgeStats'] }] });
+    expect(script.inputs.force).toBe(true);
+    // First contact is checked before the upload, with the token in the environment only.
+    const preflight = one(run, 'command:local:Command', 'api-cloudflare-preflight');
+    expect(preflight.inputs.create).toBe('node scripts/cloudflare-preflight.mjs');
+    expect(isSecretEnvelope(preflight.inputs.environment)).toBe(true);
+    expect((unwrap(preflight.inputs.environment) as Record<string, unknown>).CLOUDFLARE_API_TOKEN).toBe(MARK.cloudflareApiToken);
+    expect(String(preflight.inputs.create)).not.toContain(MARK.cloudflareApiToken);
+    expect(run.dependsOn.get('api-script')).toContain('api-cloudflare-preflight');
     expect(binding('ALLOWED_ORIGINS')?.text).toBe('https://app.fudbuddy.example');
     expect(one(run, 'cloudflare:index/workersCustomDomain:WorkersCustomDomain').inputs.hostname).toBe('api.fudbuddy.example');
   });
@@ -102,6 +111,10 @@ describe('public stack (mock engine)', () => {
     expect(String(deploy.inputs.create)).not.toContain(MARK.cloudflareApiToken);
     expect(isSecretEnvelope(deploy.inputs.environment)).toBe(true);
     expect((unwrap(deploy.inputs.environment) as Record<string, unknown>).CLOUDFLARE_API_TOKEN).toBe(MARK.cloudflareApiToken);
+    // Only a new dist (the build's hash), project or account publishes; a token rotation updates to a no-op.
+    expect(deploy.inputs.triggers).toEqual([one(run, 'command:local:Command', 'web-build').inputs.stdout ?? 'a'.repeat(64), 'fudbuddy-web-beta', expect.any(String)]);
+    expect(deploy.inputs.update).toBe('true');
+    expect(run.dependsOn.get('web-deploy')).toEqual(expect.arrayContaining(['web-project', 'web-build']));
     expect(run.exports.webUrl).toBe('https://app.fudbuddy.example');
   });
 

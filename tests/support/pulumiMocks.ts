@@ -94,6 +94,8 @@ export async function installMocks(providers: MockProviders, project: string, st
     project,
     stack,
     preview,
+    // What a self-hosted (file) backend reports; the program reads its own stack by organization/project/stack.
+    'organization',
   );
   const recordDeps: pulumi.ResourceTransformation = (a) => {
     const list = (Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : a.opts.dependsOn ? [a.opts.dependsOn] : []) as pulumi.Resource[];

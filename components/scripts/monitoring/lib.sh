@@ -32,7 +32,7 @@ pinned_version() {
   local codename var
   codename=$(ubuntu_codename)
   var="PIN_$(printf '%s_%s' "$codename" "$1" | tr '[:lower:]-' '[:upper:]_')"
-  [ -n "${!var:-}" ] || die "no pinned version of $1 for Ubuntu '$codename' (supported: jammy, noble); add it to monitoring/versions.json"
+  [ -n "${!var:-}" ] || die "no pinned version of $1 for release '$codename' (supported: Ubuntu jammy/noble, Debian and Raspberry Pi OS bookworm); add it to monitoring/versions.json"
   printf '%s' "${!var}"
 }
 

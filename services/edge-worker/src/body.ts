@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CHAT_TYPES, DEFAULT_CHAT_TYPE, isChatType, type ChatType } from '../../common/chat-types.js';
 import { HttpError, badRequest } from './errors.js';
 
 /** Reads a JSON body of at most `limit` bytes without trusting Content-Length. */
-export async function readJsonBody(request: Request, limit: number): Promise<{ raw: Uint8Array; json: unknown }> {
+export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
   const type = request.headers.get('content-type') ?? '';
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError({ status: 415, message: 'Content-Type must be application/json', type: 'invalid_request_error', code: 'unsupported_media_type' });
@@ -37,77 +37,107 @@ export async function readJsonBody(request: Request, limit: number): Promise<{ r
     raw.set(c, offset);
     offset += c.byteLength;
   }
-  if (size === 0) throw badRequest('Request body is empty; expected a JSON object', 'invalid_json');
+  if (size === 0) throw badRequest('Request body is empty; expected a JSON object', { code: 'invalid_json' });
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(raw));
   } catch {
-    throw badRequest('Request body is not valid JSON', 'invalid_json');
+    throw badRequest('Request body is not valid JSON', { code: 'invalid_json' });
   }
-  return { raw, json };
+  return json;
 }
 
-// The Worker validates enough to turn garbage away at the edge; the origin does the full validation.
-const MAX_MESSAGES = 200;
+// The Worker turns away at the edge what the origin would refuse (services/inference-api/src/validate.ts: roles,
+// text-only content, n, stop, no tools), so that neither the origin nor the OpenAI fallback ever sees it. Messages
+// and sizes are bounded by the API's defaults (MAX_MESSAGES 64). zod/mini keeps the bundle small.
+const MAX_MESSAGES = 64;
 const MAX_CONTENT_CHARS = 100_000;
+const MAX_PARTS = 64;
 
-const contentPart = z.looseObject({ type: z.string() });
-const openAiMessage = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string().max(MAX_CONTENT_CHARS), z.array(contentPart).max(100), z.null()]).optional(),
-});
+const text = z.string().check(z.maxLength(MAX_CONTENT_CHARS));
+const textPart = z.object({ type: z.literal('text', { error: 'only text content parts are accepted' }), text });
+const content = z.union([text, z.array(textPart).check(z.minLength(1), z.maxLength(MAX_PARTS))], { error: 'content must be a string or a list of text parts' });
+const positiveInt = z.nullish(z.int().check(z.minimum(1)));
+const finite = z.nullish(z.number());
 
-const fudBuddyMessage = z.looseObject({
-  role: z.enum(['system', 'user', 'assistant']),
-  content: z.string().max(MAX_CONTENT_CHARS),
-});
-
-const sampling = {
-  stream: z.boolean().optional(),
-  temperature: z.number().finite().optional(),
-  top_p: z.number().finite().optional(),
-  max_tokens: z.number().int().positive().optional(),
-  max_completion_tokens: z.number().int().positive().optional(),
+const common = {
+  chat_type: z.optional(z.string()),
+  stream: z.nullish(z.boolean({ error: 'stream must be true or false' })),
+  stream_options: z.nullish(z.object({ include_usage: z.optional(z.boolean()) })),
+  temperature: finite,
+  top_p: finite,
+  max_tokens: positiveInt,
+  max_completion_tokens: positiveInt,
+  n: z.nullish(z.literal(1, { error: 'only n=1 is supported' })),
+  stop: z.nullish(z.union([z.string().check(z.maxLength(256)), z.array(z.string().check(z.maxLength(256))).check(z.maxLength(4))])),
+  tools: z.optional(z.undefined({ error: 'tools are not supported by this API' })),
+  functions: z.optional(z.undefined({ error: 'functions are not supported by this API' })),
 };
 
+const messages = <T extends z.ZodMiniType>(m: T) =>
+  z.array(m, { error: 'messages must be a list' }).check(z.minLength(1, 'messages must not be empty'), z.maxLength(MAX_MESSAGES, `at most ${MAX_MESSAGES} messages`));
+
 const fudBuddyBody = z.looseObject({
-  messages: z.array(fudBuddyMessage).min(1).max(MAX_MESSAGES),
-  chat_type: z.string().optional(),
-  chatType: z.string().optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  ...sampling,
+  messages: messages(z.looseObject({ role: z.enum(['system', 'user', 'assistant'], { error: 'role must be system, user or assistant' }), content: text })),
+  chatType: z.optional(z.string()),
+  metadata: z.optional(z.record(z.string().check(z.maxLength(64)), z.unknown())),
+  ...common,
 });
 
 const openAiBody = z.looseObject({
-  messages: z.array(openAiMessage).min(1).max(MAX_MESSAGES),
-  model: z.string().max(256).optional(),
-  chat_type: z.string().optional(),
-  ...sampling,
+  messages: messages(
+    z.looseObject({
+      role: z.enum(['system', 'developer', 'user', 'assistant'], { error: 'role must be system, developer, user or assistant' }),
+      content,
+      name: z.optional(z.string().check(z.maxLength(64))),
+    }),
+  ),
+  model: z.optional(z.string().check(z.maxLength(256))),
+  ...common,
 });
 
 export type ChatRoute = 'chat' | 'completions';
 
+export type Message = { role: string; content: string | Array<{ type: 'text'; text: string }> };
+
 export interface ChatRequest {
   route: ChatRoute;
-  raw: Uint8Array;
-  body: Record<string, unknown> & { messages: Array<{ role: string; content?: unknown }> };
+  /** The client's JSON as it came (validated); the origin gets it with the Worker's stream_options. */
+  body: Record<string, unknown> & { messages: Message[] };
   chatType: ChatType;
   stream: boolean;
+  /** The client asked for the streamed usage chunk itself (otherwise the Worker strips it). */
+  clientWantsUsage: boolean;
+  /** Completion tokens asked for, capped at MAX_TOKENS_CAP. */
+  maxTokens: number;
 }
 
-export function parseChatBody(route: ChatRoute, json: unknown, headerChatType: string | null, raw: Uint8Array): ChatRequest {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badRequest('Request body must be a JSON object', 'invalid_body');
+export function parseChatBody(route: ChatRoute, json: unknown, headerChatType: string | null, maxTokensCap: number): ChatRequest {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badRequest('Request body must be a JSON object', { code: 'invalid_body' });
   const schema = route === 'chat' ? fudBuddyBody : openAiBody;
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const param = issue?.path.join('.') || null;
-    throw badRequest(`Invalid request body${param ? ` at ${param}` : ''}: ${issue?.message ?? 'bad value'}`, 'invalid_body', param);
+    throw badRequest(`Invalid request body${param ? ` at ${param}` : ''}: ${issue?.message ?? 'bad value'}`, { code: 'invalid_body', param });
   }
-  const body = parsed.data as ChatRequest['body'] & { chat_type?: string; chatType?: string; stream?: boolean };
+  const body = parsed.data as unknown as ChatRequest['body'] & { chat_type?: string; chatType?: string; stream?: boolean | null; stream_options?: { include_usage?: boolean } | null; max_tokens?: number | null; max_completion_tokens?: number | null };
   const requested = body.chat_type ?? body.chatType ?? headerChatType ?? DEFAULT_CHAT_TYPE;
   if (!isChatType(requested)) {
-    throw badRequest(`Unknown chat type "${String(requested).slice(0, 40)}"; expected one of ${CHAT_TYPES.join(', ')}`, 'invalid_chat_type', 'chat_type');
+    throw badRequest(`Unknown chat type "${String(requested).slice(0, 40)}"; expected one of ${CHAT_TYPES.join(', ')}`, { code: 'invalid_chat_type', param: 'chat_type' });
   }
-  return { route, raw, body, chatType: requested, stream: body.stream === true };
+  // The origin needs someone to answer: system messages alone are refused there, so here too.
+  if (!body.messages.some((m) => m.role === 'user' || m.role === 'assistant')) {
+    throw badRequest('Invalid request body at messages: at least one user or assistant message is needed', { code: 'invalid_body', param: 'messages' });
+  }
+  const stream = body.stream === true;
+  const asked = body.max_completion_tokens ?? body.max_tokens ?? maxTokensCap;
+  return {
+    route,
+    body,
+    chatType: requested,
+    stream,
+    clientWantsUsage: stream && body.stream_options?.include_usage === true,
+    maxTokens: Math.min(asked, maxTokensCap),
+  };
 }

@@ -1,5 +1,25 @@
-import { z } from 'zod';
-import type { Env } from './env.js';
+import { DEFAULT_FALLBACK_MODEL, DEFAULT_OPENAI_BASE_URL, INVITE_CODE_MIN_LENGTH, WORKER_SETTINGS, type WorkerSettingName } from './defaults.js';
+
+type Numbers = { [K in WorkerSettingName]: number };
+
+/**
+ * The bindings this parser reads (env.ts declares them for the Worker). Typed loosely on purpose: it keeps this
+ * module free of Worker runtime types, so the stack's tests can import it and compare defaults.
+ */
+export type Bindings = {
+  ORIGIN_URL?: string;
+  ALLOWED_ORIGINS?: string;
+  CLIENT_IDS?: string;
+  FALLBACK_MODEL?: string;
+  OPENAI_BASE_URL?: string;
+  ENVIRONMENT?: string;
+  ORIGIN_TOKEN?: string;
+  JWT_SIGNING_KEY?: string;
+  JWT_SIGNING_KEY_PREVIOUS?: string;
+  OPENAI_API_KEY?: string;
+  INVITE_CODES?: string;
+  METRICS_TOKEN?: string;
+} & { [K in WorkerSettingName]?: string | number };
 
 /** Validated, typed view of the Worker's bindings. */
 export interface Config {
@@ -14,25 +34,13 @@ export interface Config {
   jwtKey: string;
   jwtPreviousKey: string | undefined;
   metricsToken: string | undefined;
-  tokenTtlSeconds: number;
-  rateLimitRpm: number;
-  tokensPerDay: number;
-  ipRateLimitRpm: number;
-  ipTokensPerDay: number;
-  rateWindowSeconds: number;
-  tokensWindowSeconds: number;
-  originTimeoutMs: number;
-  breakerFailures: number;
-  breakerOpenSeconds: number;
-  healthCacheSeconds: number;
-  maxBodyBytes: number;
   environment: string;
+  /** Every numeric binding of defaults.ts, by binding name. */
+  n: Numbers;
 }
 
 /** A bad binding: the message names the binding, never its value. */
 export class ConfigError extends Error {}
-
-const MAX_TOKEN_TTL_SECONDS = 900;
 
 const list = (v: string | undefined): string[] =>
   (v ?? '')
@@ -40,23 +48,23 @@ const list = (v: string | undefined): string[] =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-
-// Defaults are the production values; tests and `npm run dev` shorten the windows through the same bindings.
-const numbers = z.object({
-  TOKEN_TTL_SECONDS: int(30, MAX_TOKEN_TTL_SECONDS).default(600),
-  RATE_LIMIT_RPM: int(1, 100_000).default(20),
-  TOKENS_PER_DAY: int(1, 1_000_000_000).default(50_000),
-  IP_RATE_LIMIT_RPM: int(1, 100_000).default(60),
-  IP_TOKENS_PER_DAY: int(1, 1_000_000_000).optional(),
-  RATE_WINDOW_SECONDS: int(1, 3600).default(60),
-  TOKENS_WINDOW_SECONDS: int(1, 7 * 86_400).default(86_400),
-  ORIGIN_TIMEOUT_MS: int(100, 300_000).default(20_000),
-  BREAKER_FAILURES: int(1, 1000).default(3),
-  BREAKER_OPEN_SECONDS: int(1, 3600).default(30),
-  HEALTH_CACHE_SECONDS: int(0, 300).default(5),
-  MAX_BODY_BYTES: int(1024, 10_000_000).default(64 * 1024),
-});
+/** Vars arrive as strings (Pulumi plain_text, blank = default) or numbers (wrangler.toml). */
+function parseNumbers(env: Bindings): Numbers {
+  const out = {} as Numbers;
+  for (const [key, setting] of Object.entries(WORKER_SETTINGS) as Array<[WorkerSettingName, (typeof WORKER_SETTINGS)[WorkerSettingName]]>) {
+    const raw = (env as unknown as Record<string, unknown>)[key];
+    if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
+      out[key] = setting.default;
+      continue;
+    }
+    const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(v) || v < setting.min || v > setting.max) {
+      throw new ConfigError(`${key} is invalid: expected a whole number from ${setting.min} to ${setting.max}`);
+    }
+    out[key] = v;
+  }
+  return out;
+}
 
 function parseOrigins(raw: string | undefined): URL[] {
   const items = list(raw);
@@ -74,7 +82,7 @@ function parseOrigins(raw: string | undefined): URL[] {
   });
 }
 
-function requireSecret(env: Env, key: 'ORIGIN_TOKEN' | 'JWT_SIGNING_KEY', minLength: number): string {
+function requireSecret(env: Bindings, key: 'ORIGIN_TOKEN' | 'JWT_SIGNING_KEY', minLength: number): string {
   const v = env[key];
   if (typeof v !== 'string' || v.length < minLength) {
     throw new ConfigError(`${key} is required (a secret of at least ${minLength} characters)`);
@@ -82,26 +90,24 @@ function requireSecret(env: Env, key: 'ORIGIN_TOKEN' | 'JWT_SIGNING_KEY', minLen
   return v;
 }
 
-export function parseConfig(env: Env): Config {
-  // Pulumi passes unset plain_text vars as "": treat blank as "use the default".
-  const raw = Object.fromEntries(
-    Object.keys(numbers.shape).map((k) => {
-      const v = (env as unknown as Record<string, unknown>)[k];
-      return [k, typeof v === 'string' && v.trim() === '' ? undefined : v];
-    }),
-  );
-  const parsed = numbers.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = String(issue?.path[0] ?? 'binding');
-    throw new ConfigError(`${key} is invalid: ${issue?.message ?? 'bad value'}`);
+/** Short or guessable codes fall to the per-IP guess budget times many IPs; refuse them at start. */
+function parseInviteCodes(raw: string | undefined): string[] {
+  const codes = list(raw);
+  for (const code of codes) {
+    if (code.length < INVITE_CODE_MIN_LENGTH || new Set(code).size < 8) {
+      throw new ConfigError(`INVITE_CODES holds a weak code: each needs at least ${INVITE_CODE_MIN_LENGTH} characters and 8 distinct ones (e.g. openssl rand -base64 18)`);
+    }
   }
-  const n = parsed.data;
+  return codes;
+}
+
+export function parseConfig(env: Bindings): Config {
+  const n = parseNumbers(env);
   const jwtPreviousKey = env.JWT_SIGNING_KEY_PREVIOUS?.length ? env.JWT_SIGNING_KEY_PREVIOUS : undefined;
   if (jwtPreviousKey !== undefined && jwtPreviousKey.length < 32) {
     throw new ConfigError('JWT_SIGNING_KEY_PREVIOUS must be at least 32 characters when set');
   }
-  const openaiBaseUrl = (env.OPENAI_BASE_URL ?? '').trim() || 'https://api.openai.com/v1';
+  const openaiBaseUrl = (env.OPENAI_BASE_URL ?? '').trim() || DEFAULT_OPENAI_BASE_URL;
   try {
     new URL(openaiBaseUrl);
   } catch {
@@ -113,34 +119,23 @@ export function parseConfig(env: Env): Config {
     origins: parseOrigins(env.ORIGIN_URL),
     allowedOrigins: new Set(list(env.ALLOWED_ORIGINS).map((o) => o.replace(/\/+$/, ''))),
     clientIds: new Set(clientIds),
-    inviteCodes: list(env.INVITE_CODES),
-    fallbackModel: (env.FALLBACK_MODEL ?? '').trim() || 'gpt-4o-mini',
+    inviteCodes: parseInviteCodes(env.INVITE_CODES),
+    fallbackModel: (env.FALLBACK_MODEL ?? '').trim() || DEFAULT_FALLBACK_MODEL,
     openaiBaseUrl: openaiBaseUrl.replace(/\/+$/, ''),
     openaiApiKey: env.OPENAI_API_KEY?.length ? env.OPENAI_API_KEY : undefined,
     originToken: requireSecret(env, 'ORIGIN_TOKEN', 16),
     jwtKey: requireSecret(env, 'JWT_SIGNING_KEY', 32),
     jwtPreviousKey,
     metricsToken: env.METRICS_TOKEN?.length ? env.METRICS_TOKEN : undefined,
-    tokenTtlSeconds: n.TOKEN_TTL_SECONDS,
-    rateLimitRpm: n.RATE_LIMIT_RPM,
-    tokensPerDay: n.TOKENS_PER_DAY,
-    ipRateLimitRpm: n.IP_RATE_LIMIT_RPM,
-    ipTokensPerDay: n.IP_TOKENS_PER_DAY ?? n.TOKENS_PER_DAY * 5,
-    rateWindowSeconds: n.RATE_WINDOW_SECONDS,
-    tokensWindowSeconds: n.TOKENS_WINDOW_SECONDS,
-    originTimeoutMs: n.ORIGIN_TIMEOUT_MS,
-    breakerFailures: n.BREAKER_FAILURES,
-    breakerOpenSeconds: n.BREAKER_OPEN_SECONDS,
-    healthCacheSeconds: n.HEALTH_CACHE_SECONDS,
-    maxBodyBytes: n.MAX_BODY_BYTES,
     environment: (env.ENVIRONMENT ?? '').trim() || 'production',
+    n,
   };
 }
 
 // The env object is stable per isolate, so parse once.
-const cache = new WeakMap<Env, Config | ConfigError>();
+const cache = new WeakMap<Bindings, Config | ConfigError>();
 
-export function getConfig(env: Env): Config {
+export function getConfig(env: Bindings): Config {
   let c = cache.get(env);
   if (!c) {
     try {

@@ -1,11 +1,9 @@
-// OpenAI-style error bodies, the same shape the inference API answers with, so one client handles both.
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'rate_limit_error'
-  | 'server_error'
-  | 'service_unavailable';
+// OpenAI-style errors in the shape every service of the stack shares (services/common/openai-error.ts), answered
+// as fetch Responses. HttpError adds the headers an edge answer may need beside Retry-After (WWW-Authenticate,
+// X-Request-Id); the Worker's code and tests use the same error codes as before.
+import { ApiError, type ErrorType } from '../../common/openai-error.js';
+
+export { ApiError, badRequest } from '../../common/openai-error.js';
 
 export interface ErrorSpec {
   status: number;
@@ -16,20 +14,21 @@ export interface ErrorSpec {
   headers?: Record<string, string>;
 }
 
-export function errorResponse(spec: ErrorSpec): Response {
-  const body = { error: { message: spec.message, type: spec.type, code: spec.code, param: spec.param ?? null } };
-  return new Response(JSON.stringify(body), {
-    status: spec.status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...spec.headers },
-  });
-}
-
 /** Thrown from deep inside a handler to answer with a specific error. */
-export class HttpError extends Error {
-  constructor(readonly spec: ErrorSpec) {
-    super(spec.message);
+export class HttpError extends ApiError {
+  readonly headers: Record<string, string>;
+
+  constructor(spec: ErrorSpec) {
+    super(spec.status, spec.message, spec.type, spec.code, spec.param ?? null);
+    this.headers = spec.headers ?? {};
   }
 }
 
-export const badRequest = (message: string, code = 'invalid_request', param: string | null = null): HttpError =>
-  new HttpError({ status: 400, message, type: 'invalid_request_error', code, param });
+export function errorResponse(err: ApiError | ErrorSpec): Response {
+  const e = err instanceof ApiError ? err : new HttpError(err);
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  const retryAfter = e.retryAfterHeader();
+  if (retryAfter) headers['retry-after'] = retryAfter;
+  if (e instanceof HttpError) Object.assign(headers, e.headers);
+  return new Response(JSON.stringify(e.body()), { status: e.status, headers });
+}

@@ -34,7 +34,7 @@ export async function checkHealth(config: Config): Promise<Health> {
   const key = config.origins.map((o) => o.href).join(',');
   const now = Date.now();
   let states: OriginState[];
-  if (cached && cached.key === key && now - cached.at < config.healthCacheSeconds * 1000) {
+  if (cached && cached.key === key && now - cached.at < config.n.HEALTH_CACHE_SECONDS * 1000) {
     states = cached.states;
   } else {
     states = await Promise.all(config.origins.map((o) => probe(o, config.originToken)));

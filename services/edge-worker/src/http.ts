@@ -45,12 +45,11 @@ export function preflight(config: Config, request: Request, requestId: string): 
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function requestIdFrom(request: Request): string {
+/**
+ * The Worker's own id for every request (what the origin, the logs and the response carry), and the client's id
+ * when it sent a sane one: kept apart (logged as client_request_id) so a client cannot forge log correlation.
+ */
+export function requestIds(request: Request): { requestId: string; clientRequestId: string | undefined } {
   const given = request.headers.get('x-request-id');
-  return given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-}
-
-export function clientIp(request: Request): string {
-  // Cloudflare sets CF-Connecting-IP itself and overwrites any value a client sends.
-  return request.headers.get('cf-connecting-ip') ?? 'unknown';
+  return { requestId: crypto.randomUUID(), clientRequestId: given && REQUEST_ID.test(given) ? given : undefined };
 }

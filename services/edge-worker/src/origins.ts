@@ -14,7 +14,7 @@ let pool: { key: string; origins: PooledOrigin[]; next: number } | undefined;
 export function originPool(config: Config): PooledOrigin[] {
   const key = config.origins.map((u) => u.href).join(',');
   if (!pool || pool.key !== key) {
-    const settings = () => ({ failures: config.breakerFailures, openSeconds: config.breakerOpenSeconds });
+    const settings = () => ({ failures: config.n.BREAKER_FAILURES, openSeconds: config.n.BREAKER_OPEN_SECONDS });
     pool = {
       key,
       origins: config.origins.map((url, index) => ({ index, url, breaker: new CircuitBreaker(settings) })),

@@ -1,3 +1,4 @@
+import { DurableObject } from 'cloudflare:workers';
 import type { Env } from './env.js';
 
 // Global edge counters for GET /metrics. One EdgeStats object ("global") holds them; the request path
@@ -26,21 +27,18 @@ interface Counters {
 
 const KEY = 'counters';
 
-export class EdgeStats implements DurableObject {
+export class EdgeStats extends DurableObject<Env> {
   private counters: Counters = { requests: {}, originFailures: 0, breakerOpen: {} };
 
-  constructor(private readonly ctx: DurableObjectState, _env: Env) {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       const saved = await ctx.storage.get<Counters>(KEY);
       if (saved) this.counters = saved;
     });
   }
 
-  async fetch(request: Request): Promise<Response> {
-    if (request.method === 'GET') {
-      return new Response(renderMetrics(this.counters), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
-    }
-    const event = (await request.json()) as StatsEvent | BreakerEvent;
+  async record(event: StatsEvent | BreakerEvent): Promise<void> {
     if (event.kind === 'request') {
       const key = `${event.servedBy}|${Math.trunc(event.status)}`;
       this.counters.requests[key] = (this.counters.requests[key] ?? 0) + 1;
@@ -49,7 +47,10 @@ export class EdgeStats implements DurableObject {
       this.counters.breakerOpen[String(Math.trunc(event.origin))] = Boolean(event.open);
     }
     await this.ctx.storage.put(KEY, this.counters);
-    return new Response(null, { status: 204 });
+  }
+
+  async metrics(): Promise<string> {
+    return renderMetrics(this.counters);
   }
 }
 
@@ -73,19 +74,18 @@ export function renderMetrics(c: Counters): string {
   return lines.join('\n') + '\n';
 }
 
-function statsStub(env: Env): DurableObjectStub {
+function statsStub(env: Env): DurableObjectStub<EdgeStats> {
   return env.STATS.get(env.STATS.idFromName('global'));
 }
 
 export async function recordEvent(env: Env, event: StatsEvent | BreakerEvent): Promise<void> {
   try {
-    await statsStub(env).fetch('https://stats/record', { method: 'POST', body: JSON.stringify(event) });
+    await statsStub(env).record(event);
   } catch {
     // Metrics are best effort; the request they describe has already been answered.
   }
 }
 
 export async function readMetrics(env: Env): Promise<string> {
-  const res = await statsStub(env).fetch('https://stats/metrics');
-  return res.text();
+  return statsStub(env).metrics();
 }

@@ -1,12 +1,13 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Config } from './config.js';
+import { MAX_TOKEN_TTL_SECONDS } from './defaults.js';
 
 // The short-lived browser token. HS256 only: the Worker both signs and verifies, so a shared key is
 // enough, and pinning the algorithm rules out `alg: none` and key-confusion tricks.
 export const TOKEN_ISSUER = 'fudbuddy-edge';
 export const TOKEN_AUDIENCE = 'fudbuddy-chat';
 const ALG = 'HS256';
-const MAX_TTL_SECONDS = 900;
+const MAX_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
 const CLOCK_TOLERANCE_SECONDS = 5;
 
 export interface TokenClaims {
@@ -19,7 +20,7 @@ const encoder = new TextEncoder();
 const keyBytes = (k: string): Uint8Array => encoder.encode(k);
 
 export async function issueToken(config: Config, clientId: string, sessionId: string, nowSeconds: number): Promise<{ token: string; expiresAt: number }> {
-  const ttl = Math.min(config.tokenTtlSeconds, MAX_TTL_SECONDS);
+  const ttl = Math.min(config.n.TOKEN_TTL_SECONDS, MAX_TTL_SECONDS);
   const expiresAt = nowSeconds + ttl;
   const token = await new SignJWT({ cid: clientId })
     .setProtectedHeader({ alg: ALG, typ: 'JWT' })

@@ -1,24 +1,58 @@
-import { TokenMeter } from './meter.js';
+import type { TokenMeter } from './meter.js';
 
-// One call to an upstream (an origin or the OpenAI fallback) that either yields a response whose first
-// body bytes have arrived (so no retry can ever happen after the client saw data) or a classified failure.
+// One call to an upstream (an origin or the OpenAI fallback) that either yields a response whose first body bytes
+// have arrived (so no retry can ever happen after the client saw data) or a classified failure.
 
 export type FailureKind = 'connect' | 'timeout' | 'status';
 
 export type UpstreamResult =
   | { ok: true; response: Response; first: Uint8Array | undefined; reader: ReadableStreamDefaultReader<Uint8Array> | undefined; abort: AbortController }
-  | { ok: false; kind: FailureKind; status?: number };
+  | { ok: false; kind: FailureKind; status?: number }
+  /** The API's own "busy" answer: the origin is alive and shedding load. Passed on, never a reason to fall back. */
+  | { ok: false; kind: 'busy'; status: number; body: string; retryAfter: string | null };
 
 /** Statuses that mean "this upstream cannot serve now", as opposed to an answer to pass on. */
 export const FAILOVER_STATUSES = new Set([502, 503, 504]);
 
+/**
+ * Error code of the inference API's own overload answer (services/inference-api/src/routes/chat.ts): its in-flight
+ * gate and queue are full. The origin is alive and shedding load; the answer goes to the client with its
+ * Retry-After. Any other 5xx — `upstream_unavailable` or `upstream_busy` (vLLM unreachable or failing),
+ * `shutting_down` (the host restarts), 502, 504 — is a dead origin.
+ */
+export const ORIGIN_BUSY_CODES: ReadonlySet<string> = new Set(['server_busy']);
+
+const MAX_ERROR_BODY_BYTES = 16 * 1024;
 const TIMEOUT = Symbol('timeout');
 
-export async function callUpstream(url: string, init: RequestInit, timeoutMs: number, failoverStatuses: ReadonlySet<number>): Promise<UpstreamResult> {
+async function readSmall(response: Response, timeout: Promise<typeof TIMEOUT>): Promise<string | undefined> {
+  const text = response.text().then((t) => (t.length <= MAX_ERROR_BODY_BYTES ? t : undefined));
+  const got = await Promise.race([text, timeout]).catch(() => undefined);
+  return got === TIMEOUT ? undefined : got;
+}
+
+function busyCode(body: string | undefined): boolean {
+  if (!body) return false;
+  try {
+    const code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' && ORIGIN_BUSY_CODES.has(code);
+  } catch {
+    return false;
+  }
+}
+
+export interface CallOptions {
+  /** Time to response headers and the first body byte (for a non-streamed call: to the whole answer). */
+  timeoutMs: number;
+  /** Read a 503 and tell the API's busy answers apart (origins only; the fallback's 503 is just a failure). */
+  recognizeBusy: boolean;
+}
+
+export async function callUpstream(url: string, init: RequestInit, opts: CallOptions): Promise<UpstreamResult> {
   const abort = new AbortController();
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<typeof TIMEOUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMEOUT), timeoutMs);
+    timer = setTimeout(() => resolve(TIMEOUT), opts.timeoutMs);
   });
   try {
     let response: Response | typeof TIMEOUT;
@@ -31,8 +65,13 @@ export async function callUpstream(url: string, init: RequestInit, timeoutMs: nu
       abort.abort();
       return { ok: false, kind: 'timeout' };
     }
-    if (failoverStatuses.has(response.status)) {
-      await response.body?.cancel().catch(() => undefined);
+    if (FAILOVER_STATUSES.has(response.status)) {
+      if (opts.recognizeBusy && response.status === 503) {
+        const body = await readSmall(response, timeout);
+        if (busyCode(body)) return { ok: false, kind: 'busy', status: 503, body: body!, retryAfter: response.headers.get('retry-after') };
+      } else {
+        await response.body?.cancel().catch(() => undefined);
+      }
       return { ok: false, kind: 'status', status: response.status };
     }
     // Time to first byte, not just to headers: a server that flushes SSE headers and then stalls is
@@ -60,66 +99,73 @@ export async function callUpstream(url: string, init: RequestInit, timeoutMs: nu
 
 export type StreamOutcome = 'complete' | 'aborted' | 'error';
 
-export interface PassThrough {
-  body: ReadableStream<Uint8Array>;
-  done: Promise<{ outcome: StreamOutcome; tokens: number }>;
+export interface PassThroughHooks {
+  meter: TokenMeter;
+  /** After every chunk: the meter's running count (progress reports). */
+  onProgress(tokens: number): void;
+  /** Exactly once, however the body ends. */
+  onEnd(outcome: StreamOutcome): void;
 }
 
+const INTERRUPTED = `data: ${JSON.stringify({ error: { message: 'The model stream was interrupted', type: 'server_error', code: 'stream_interrupted', param: null } })}\n\n`;
+
 /**
- * Re-emits the upstream body chunk by chunk (pull-based, no read-ahead). When the client goes away the
- * upstream fetch is aborted so the GPU stops generating. A break after data started cannot be retried;
+ * Re-emits the upstream body chunk by chunk (pull-based, no read-ahead), metered as it flows. When the client goes
+ * away the upstream fetch is aborted so the GPU stops generating. A break after data started cannot be retried;
  * for SSE the client gets an error event so it does not wait for more.
  */
-export function passThrough(result: Extract<UpstreamResult, { ok: true }>, sse: boolean, promptEstimate: number): PassThrough {
-  const meter = new TokenMeter(sse, promptEstimate);
-  let settle!: (v: { outcome: StreamOutcome; tokens: number }) => void;
-  const done = new Promise<{ outcome: StreamOutcome; tokens: number }>((resolve) => (settle = resolve));
-  let settled = false;
-  const finish = (outcome: StreamOutcome) => {
-    if (settled) return;
-    settled = true;
-    settle({ outcome, tokens: meter.total() });
+export function passThrough(result: Extract<UpstreamResult, { ok: true }>, sse: boolean, hooks: PassThroughHooks): ReadableStream<Uint8Array> {
+  let ended = false;
+  const end = (outcome: StreamOutcome) => {
+    if (ended) return;
+    ended = true;
+    hooks.onEnd(outcome);
   };
   const { reader, first, abort } = result;
-  const body = new ReadableStream<Uint8Array>(
+  const take = (chunk: Uint8Array): Uint8Array | undefined => {
+    const out = hooks.meter.push(chunk);
+    hooks.onProgress(hooks.meter.total());
+    return out;
+  };
+  return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        if (first) {
-          meter.push(first);
-          controller.enqueue(first);
-        }
+        const out = first ? take(first) : undefined;
+        if (out) controller.enqueue(out);
         if (!reader) {
           controller.close();
-          finish('complete');
+          end('complete');
         }
       },
       async pull(controller) {
         if (!reader) return;
         try {
-          const { done: end, value } = await reader.read();
-          if (end) {
-            controller.close();
-            finish('complete');
-            return;
+          // Loop until there is something to pass on: an SSE event may span several upstream chunks.
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) {
+              controller.close();
+              end('complete');
+              return;
+            }
+            const out = take(value);
+            if (out) {
+              controller.enqueue(out);
+              return;
+            }
           }
-          meter.push(value);
-          controller.enqueue(value);
         } catch {
-          if (sse) {
-            const event = { error: { message: 'The model stream was interrupted', type: 'server_error', code: 'stream_interrupted', param: null } };
-            controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify(event)}\n\n`));
-          }
+          if (sse) controller.enqueue(new TextEncoder().encode(INTERRUPTED));
           controller.close();
-          finish('error');
+          end('error');
         }
       },
       async cancel() {
         abort.abort();
         await reader?.cancel().catch(() => undefined);
-        finish('aborted');
+        end('aborted');
       },
     },
     { highWaterMark: 0 },
   );
-  return { body, done };
 }

@@ -2,11 +2,12 @@ import { parseChatBody, readJsonBody, type ChatRoute } from './body.js';
 import { proxyChat } from './chat.js';
 import { ConfigError, getConfig, type Config } from './config.js';
 import type { Env } from './env.js';
-import { HttpError, errorResponse } from './errors.js';
+import { ApiError, HttpError, errorResponse } from './errors.js';
 import { checkHealth } from './health.js';
-import { SECURITY_HEADERS, applyCors, clientIp, isAllowedOrigin, preflight, requestIdFrom } from './http.js';
+import { SECURITY_HEADERS, applyCors, isAllowedOrigin, preflight, requestIds } from './http.js';
 import { log } from './log.js';
-import { checkQuota, type QuotaDecision } from './quota.js';
+import { Charge, rateLimited } from './budget.js';
+import { ipKey } from './ip.js';
 import { readMetrics } from './stats.js';
 import { secretEquals } from './secure-compare.js';
 import { handleTokenRequest } from './token-route.js';
@@ -28,33 +29,17 @@ function forbiddenOrigin(): HttpError {
   return new HttpError({ status: 403, message: 'Origin not allowed', type: 'permission_error', code: 'origin_not_allowed' });
 }
 
-function rateLimited(decision: QuotaDecision, scope: string): HttpError {
-  const what = decision.scope === 'tokens' ? 'token budget' : 'request rate limit';
-  return new HttpError({
-    status: 429,
-    message: `Quota exceeded: ${what} for this ${scope}; retry after ${decision.retryAfterSeconds ?? 1} s`,
-    type: 'rate_limit_error',
-    code: decision.scope === 'tokens' ? 'token_quota_exceeded' : 'rate_limited',
-    headers: { 'retry-after': String(decision.retryAfterSeconds ?? 1) },
-  });
-}
-
-async function enforce(checks: Array<Promise<QuotaDecision>>, scopes: string[]): Promise<void> {
-  const decisions = await Promise.all(checks);
-  decisions.forEach((d, i) => {
-    if (!d.ok) throw rateLimited(d, scopes[i] ?? 'client');
-  });
-}
+/** Cloudflare sets CF-Connecting-IP itself and overwrites any value a client sends. */
+const addressKey = (request: Request): string => ipKey(request.headers.get('cf-connecting-ip'));
 
 async function handleToken(s: RequestScope): Promise<Response> {
   if (!isAllowedOrigin(s.config, s.request.headers.get('origin'))) throw forbiddenOrigin();
-  const ip = clientIp(s.request);
+  const ip = addressKey(s.request);
   // Minting counts against the IP's request rate, so token requests cannot be flooded either.
-  await enforce(
-    [checkQuota(s.env, `ip:${ip}`, { requests: s.config.ipRateLimitRpm, rateWindowSeconds: s.config.rateWindowSeconds, tokens: s.config.ipTokensPerDay, tokensWindowSeconds: s.config.tokensWindowSeconds })],
-    ['address'],
-  );
-  const issued = await handleTokenRequest(s.request, s.config);
+  const n = s.config.n;
+  const admitted = await Charge.open(s.env, s.exec, s.config, [{ key: ip, scope: 'address', requests: n.IP_RATE_LIMIT_RPM, tokens: n.IP_TOKENS_PER_DAY }], { id: s.requestId, reserve: 0, ifAbandoned: 0 });
+  if (!admitted.ok) throw rateLimited(admitted.refusal);
+  const issued = await handleTokenRequest(s.request, s.env, s.config, ip);
   log('info', 'token issued', { request_id: s.requestId, expires_in: issued.expires_in });
   return Response.json(issued, { headers: { 'cache-control': 'no-store' } });
 }
@@ -78,32 +63,25 @@ async function handleChat(s: RequestScope, route: ChatRoute): Promise<Response> 
       headers: { 'www-authenticate': `Bearer error="invalid_token"` },
     });
   }
-  const { raw, json } = await readJsonBody(s.request, s.config.maxBodyBytes);
-  const req = parseChatBody(route, json, s.request.headers.get('x-chat-type'), raw);
-  const ip = clientIp(s.request);
-  const sessionKey = `session:${verified.claims.sessionId}`;
-  const ipKey = `ip:${ip}`;
-  await enforce(
-    [
-      checkQuota(s.env, sessionKey, { requests: s.config.rateLimitRpm, rateWindowSeconds: s.config.rateWindowSeconds, tokens: s.config.tokensPerDay, tokensWindowSeconds: s.config.tokensWindowSeconds }),
-      checkQuota(s.env, ipKey, { requests: s.config.ipRateLimitRpm, rateWindowSeconds: s.config.rateWindowSeconds, tokens: s.config.ipTokensPerDay, tokensWindowSeconds: s.config.tokensWindowSeconds }),
-    ],
-    ['session', 'address'],
-  );
+  const json = await readJsonBody(s.request, s.config.n.MAX_BODY_BYTES);
+  const req = parseChatBody(route, json, s.request.headers.get('x-chat-type'), s.config.n.MAX_TOKENS_CAP);
   return proxyChat(req, {
     env: s.env,
     config: s.config,
     exec: s.exec,
     requestId: s.requestId,
     claims: verified.claims,
-    quotaKeys: [sessionKey, ipKey],
+    ipKey: addressKey(s.request),
     startedAt: s.startedAt,
   });
 }
 
 async function handleHealth(s: RequestScope): Promise<Response> {
   const health = await checkHealth(s.config);
-  return Response.json(health, { status: health.status === 'ok' ? 200 : 503, headers: { 'cache-control': 'no-store' } });
+  // The public sees ok/degraded only; the origin count, breakers and fallback are for the operator's monitor.
+  const given = bearerToken(s.request.headers.get('authorization'));
+  const operator = s.config.metricsToken !== undefined && given !== undefined && (await secretEquals(given, s.config.metricsToken));
+  return Response.json(operator ? health : { status: health.status }, { status: health.status === 'ok' ? 200 : 503, headers: { 'cache-control': 'no-store' } });
 }
 
 async function handleMetrics(s: RequestScope): Promise<Response> {
@@ -142,17 +120,19 @@ function finalize(response: Response, request: Request, requestId: string, confi
 }
 
 export async function handleRequest(request: Request, env: Env, exec: ExecutionContext): Promise<Response> {
-  const requestId = requestIdFrom(request);
+  const { requestId, clientRequestId } = requestIds(request);
   const startedAt = Date.now();
   let config: Config | undefined;
   let response: Response;
   try {
     config = getConfig(env);
+    if (clientRequestId) log('debug', 'client request id', { request_id: requestId, client_request_id: clientRequestId });
     response = await route({ request, env, exec, config, requestId, startedAt });
   } catch (err) {
-    if (err instanceof HttpError) {
-      response = errorResponse(err.spec);
-      log(err.spec.status >= 500 ? 'error' : 'info', 'request rejected', { request_id: requestId, path: new URL(request.url).pathname, status: err.spec.status, code: err.spec.code });
+    if (err instanceof ApiError) {
+      response = errorResponse(err);
+      // Refusals (4xx) are expected: info, not error.
+      log(err.status >= 500 ? 'error' : 'info', 'request rejected', { request_id: requestId, path: new URL(request.url).pathname, status: err.status, code: err.code });
     } else if (err instanceof ConfigError) {
       log('error', 'edge misconfigured', { request_id: requestId, problem: err.message });
       // The detail (which binding) goes to the log, not to the public.

@@ -47,6 +47,28 @@ export class RateLimiter {
   }
 }
 
+export interface Refusal {
+  scope: 'ip' | 'client';
+  retryAfterSeconds: number;
+}
+
+/**
+ * Which buckets a chat request draws from. A request the edge Worker forwarded carries X-Client-Id
+ * (`<client_id>:<session>`): every public user arrives from the edge's one address, so a per-IP limit there would
+ * let a few users starve everyone (issue 14); it is limited per client id only, and the Worker's own per-session,
+ * per-IP and per-client quotas stand in front. A direct tailnet caller without one keeps the per-IP limits.
+ */
+export function takeRequest(limiters: { client: RateLimiter; ip: RateLimiter }, ip: string, clientId: string | undefined): Refusal | undefined {
+  if (clientId) {
+    const wait = limiters.client.take(`c:${clientId}`);
+    return wait ? { scope: 'client', retryAfterSeconds: wait } : undefined;
+  }
+  let wait = limiters.ip.take(ip);
+  if (wait) return { scope: 'ip', retryAfterSeconds: wait };
+  wait = limiters.client.take(`ip:${ip}`);
+  return wait ? { scope: 'client', retryAfterSeconds: wait } : undefined;
+}
+
 export class QueueFullError extends Error {}
 export class QueueTimeoutError extends Error {}
 export class QueueAbortedError extends Error {}

@@ -64,8 +64,6 @@ export function resolveChatType(bodyValue: unknown, header: string | undefined):
   return raw;
 }
 
-const textOf = (c: string | { text: string }[]): string => (typeof c === 'string' ? c : c.map((p) => p.text).join(''));
-
 export function parseChatRequest(
   body: unknown,
   chatTypeHeader: string | undefined,
@@ -85,10 +83,10 @@ export function parseChatRequest(
   const requested = b.max_completion_tokens ?? b.max_tokens ?? opts.maxTokensCap;
   const stream = b.stream === true;
 
-  // The server owns the persona: its prompt leads, and client system/developer text is appended to that one system
-  // message (several system messages, or one that is not first, break many models' chat templates).
-  const clientSystem = b.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content).trim()).filter(Boolean);
-  const system = [opts.systemPrompt(chatType), ...clientSystem].join('\n\n');
+  // The server owns the persona: its prompt is the only system message, and client system/developer messages are
+  // dropped. Appended to ours they could still override it ("ignore the above"), turning any token holder's chat into
+  // a general-purpose LLM without our persona (issue 14); the edge's OpenAI fallback drops them the same way.
+  const system = opts.systemPrompt(chatType);
   const conversation = b.messages.filter((m) => m.role === 'user' || m.role === 'assistant');
   if (conversation.length === 0) throw badRequest('messages must contain at least one user or assistant message', { param: 'messages', code: 'invalid_value' });
 

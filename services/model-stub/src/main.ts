@@ -1,4 +1,5 @@
 // `npm run stub` / `node stub.mjs`: the stub model server configured from the environment.
+import { prefixCacheSimFromEnv } from './prefixCacheSim.js';
 import { onShutdownSignals } from '../../common/shutdown-signals.js';
 import { isStubMode, startStub, STUB_MODES } from './stub.js';
 
@@ -19,6 +20,12 @@ if (!isStubMode(rawMode)) {
   process.exit(2);
 }
 
+const prefixCacheSim = prefixCacheSimFromEnv(process.env);
+if (prefixCacheSim && 'error' in prefixCacheSim) {
+  console.error(`model-stub: ${prefixCacheSim.error}`);
+  process.exit(2);
+}
+
 const stub = await startStub({
   host: process.env.HOST || '127.0.0.1',
   port: intEnv('PORT', 8000),
@@ -29,8 +36,9 @@ const stub = await startStub({
   cutAfterTokens: intEnv('STUB_CUT_AFTER_TOKENS', 3),
   mode: rawMode,
   apiKey: process.env.STUB_API_KEY || undefined,
+  prefixCacheSim,
 });
-console.log(JSON.stringify({ msg: 'model-stub listening', url: stub.url, mode: rawMode }));
+console.log(JSON.stringify({ msg: 'model-stub listening', url: stub.url, mode: rawMode, ...(prefixCacheSim ? { prefixCacheSimulation: prefixCacheSim } : {}) }));
 
 const line = (level: string) => (obj: object, msg: string) => console.log(JSON.stringify({ level, msg, ...obj }));
 onShutdownSignals({ log: { info: line('info'), warn: line('warn') }, drain: () => stub.close() });

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createStubMetrics } from './metrics.js';
+import { createPrefixCacheSim, renderConversation, type PrefixCacheSimOptions } from './prefixCacheSim.js';
 import { estimateTokens, tokens } from './tokens.js';
 
 export const STUB_MODES = ['ok', 'down', 'slow', 'error500', 'cut'] as const;
@@ -23,6 +24,8 @@ export interface StubOptions {
   slowMs?: number;
   /** `cut` mode: tokens sent before the connection is destroyed. */
   cutAfterTokens?: number;
+  /** SIMULATION of vLLM's prefix cache (prefixCacheSim.ts): TTFT grows with uncached prompt tokens. Off when unset. */
+  prefixCacheSim?: PrefixCacheSimOptions;
 }
 
 export interface StubStats {
@@ -38,7 +41,7 @@ export interface StubStats {
   lastClientAbortAt: number | null;
   /** Last request bodies (newest last, at most 50). */
   bodies: unknown[];
-  /** Authorization header of the last request ("" when absent). */
+  /** Authorization header of the last request ("" when absent); in-process only, never served by /__stub/stats. */
   lastAuthorization: string;
 }
 
@@ -103,6 +106,7 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
   let mode: StubMode = opts.mode ?? 'ok';
   let stats = freshStats();
   const metrics = createStubMetrics(model);
+  const sim = opts.prefixCacheSim ? createPrefixCacheSim(opts.prefixCacheSim) : undefined;
   const created = Math.floor(Date.now() / 1000);
   let seq = 0;
 
@@ -137,7 +141,12 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
     const count = Math.max(0, Math.min(completionTokens, Number.isFinite(requestedMax) ? requestedMax : completionTokens));
     const finishReason = count < completionTokens ? 'length' : 'stop';
     const out = tokens(lastUser, count);
-    const promptTokens = estimateTokens(promptText);
+    const pre = sim?.prefill(renderConversation(messages, textOf));
+    const promptTokens = pre?.promptTokens ?? estimateTokens(promptText);
+    // vLLM's field for it (with --enable-prompt-tokens-details); present only while simulating.
+    const usageOf = (n: number) => ({ prompt_tokens: promptTokens, completion_tokens: n, total_tokens: promptTokens + n, ...(pre ? { prompt_tokens_details: { cached_tokens: pre.cachedTokens } } : {}) });
+    const simHeaders: Record<string, string> = pre ? { 'x-stub-sim-cached-tokens': String(pre.cachedTokens), 'x-stub-sim-prefill-ms': pre.prefillMs.toFixed(2) } : {};
+    const rememberTurn = () => sim?.remember(renderConversation([...messages, { role: 'assistant', content: out.join('') }], textOf));
     const id = `chatcmpl-stub-${++seq}`;
     const t0 = performance.now();
     const stream = body.stream === true;
@@ -159,6 +168,7 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
 
     if (!stream) {
       if (mode === 'slow') await sleep(slowMs);
+      if (pre) await pre.done;
       if (tokenGap > 0) await sleep(tokenGap * count);
       if (gone()) return;
       metrics.observeTtft((performance.now() - t0) / 1000);
@@ -169,7 +179,7 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
         created: Math.floor(Date.now() / 1000),
         model,
         choices: [{ index: 0, message: { role: 'assistant', content: out.join(''), refusal: null }, logprobs: null, finish_reason: finishReason }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count },
+        usage: usageOf(count),
       };
       const text = JSON.stringify(reply);
       if (mode === 'cut') {
@@ -181,16 +191,18 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
       }
       finished = true;
       stats.completed++;
-      sendJson(res, 200, reply);
+      rememberTurn();
+      sendJson(res, 200, reply, simHeaders);
       return;
     }
 
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...simHeaders });
     res.flushHeaders();
     const createdS = Math.floor(Date.now() / 1000);
     const chunk = (delta: Json, finish: string | null) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: createdS, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
     if (mode === 'slow') await sleep(slowMs);
+    if (pre) await pre.done;
     if (gone()) return;
     res.write(chunk({ role: 'assistant', content: '' }, null));
     for (let i = 0; i < out.length; i++) {
@@ -210,11 +222,12 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
     metrics.countTokens(promptTokens, 0);
     res.write(chunk({}, finishReason));
     if (includeUsage) {
-      const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count };
+      const usage = usageOf(count);
       res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: createdS, model, choices: [], usage })}\n\n`);
     }
     finished = true;
     stats.completed++;
+    rememberTurn();
     res.end('data: [DONE]\n\n');
   }
 
@@ -235,7 +248,14 @@ export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
       return;
     }
     if (path === '/__stub/stats' && req.method === 'GET') {
-      sendJson(res, 200, { mode, ...stats });
+      // Over HTTP (unauthenticated) never the credential itself: only tests holding the handle see it.
+      const { lastAuthorization, ...rest } = stats;
+      sendJson(res, 200, { mode, ...rest, lastAuthorizationPresent: lastAuthorization !== '' });
+      return;
+    }
+    if (path === '/__stub/prefix-cache' && req.method === 'GET') {
+      if (sim) sendJson(res, 200, { simulation: true, ...sim.stats() });
+      else sendJson(res, 404, errorBody('prefix cache simulation is off (STUB_PREFIX_SIM_MS_PER_TOKEN)', 'NotFoundError'));
       return;
     }
     if (path === '/__stub/reset' && req.method === 'POST') {

@@ -7,7 +7,7 @@ import type { AppContext } from '../context.js';
 import { ApiError, sendError } from '../errors.js';
 import { withLocals, type Req, type Res } from '../http-types.js';
 import { observe } from '../observe.js';
-import { QueueAbortedError } from '../limits.js';
+import { QueueAbortedError, takeRequest } from '../limits.js';
 import { normalizeCompletion, usageOf, type Usage } from '../normalize.js';
 import { endWithDone, endWithError, startSse, writeData } from '../sse.js';
 import { UpstreamError } from '../upstream.js';
@@ -70,15 +70,11 @@ export function chatHandler(ctx: AppContext, route: ChatRoute) {
       const rawClient = req.headers['x-client-id'];
       const clientId = typeof rawClient === 'string' && CLIENT_ID.test(rawClient) ? rawClient : undefined;
       res.locals.clientId = clientId;
-      let wait = ctx.ipLimiter.take(ip);
-      if (wait) {
-        metrics.rateLimited.inc({ scope: 'ip' });
-        throw new ApiError(429, 'too many requests from this address', 'rate_limit_error', 'rate_limit_exceeded', null, wait);
-      }
-      wait = ctx.clientLimiter.take(clientId ? `c:${clientId}` : `ip:${ip}`);
-      if (wait) {
-        metrics.rateLimited.inc({ scope: 'client' });
-        throw new ApiError(429, 'too many requests for this client', 'rate_limit_error', 'rate_limit_exceeded', null, wait);
+      const refused = takeRequest({ client: ctx.clientLimiter, ip: ctx.ipLimiter }, ip, clientId);
+      if (refused) {
+        metrics.rateLimited.inc({ scope: refused.scope });
+        const who = refused.scope === 'ip' ? 'from this address' : 'for this client';
+        throw new ApiError(429, `too many requests ${who}`, 'rate_limit_error', 'rate_limit_exceeded', null, refused.retryAfterSeconds);
       }
 
       const body = await readJsonBody(req, config.BODY_LIMIT);
@@ -165,7 +161,9 @@ export function chatHandler(ctx: AppContext, route: ChatRoute) {
     } catch (err) {
       if (ac.signal.aborted) return;
       const apiErr = toApiError(err);
-      if (apiErr.status >= 500 && !(err instanceof UpstreamError)) ctx.log.error({ reqId, err: (err as Error)?.message }, 'unexpected error');
+      // Refusals the API chose (server_busy, rate limits) are expected: warn, not "unexpected error".
+      if (err instanceof ApiError && apiErr.status >= 500) ctx.log.warn({ reqId, code: apiErr.code }, 'request refused');
+      else if (apiErr.status >= 500 && !(err instanceof UpstreamError)) ctx.log.error({ reqId, err: (err as Error)?.message }, 'unexpected error');
       res.locals.error = apiErr.code;
       if (res.headersSent) {
         res.locals.status = 200;

@@ -1,14 +1,22 @@
-// GET /healthz (no auth: liveness for systemd and monitors on the tailnet), GET /metrics (bearer), GET /v1/models.
+// GET /healthz (no auth: liveness for systemd and monitors; the detail only with a bearer token), GET /metrics (bearer), GET /v1/models.
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.js';
 import type { Res } from '../http-types.js';
+import { bearerFrom } from '../auth.js';
 import { refuseUnauthorized } from './chat.js';
 
 export function healthz(ctx: AppContext) {
-  return async (_req: Request, res: Response): Promise<void> => {
+  return async (req: Request, res: Response): Promise<void> => {
     res.locals.route = '/healthz';
     const ok = await ctx.upstreamHealthy();
-    res.status(ok && !ctx.state.draining ? 200 : 503).json({
+    const status = ok && !ctx.state.draining ? 200 : 503;
+    // The Funnel URL serves this to the whole internet: without a token only ok/degraded, no model or version.
+    const token = bearerFrom(req.headers.authorization);
+    if (!ctx.apiTokens.accepts(token) && !ctx.metricsTokens.accepts(token)) {
+      res.status(status).json({ status: status === 200 ? 'ok' : 'degraded' });
+      return;
+    }
+    res.status(status).json({
       status: ok && !ctx.state.draining ? 'ok' : 'degraded',
       upstream: ok ? 'ok' : 'down',
       ...(ctx.state.draining ? { draining: true } : {}),

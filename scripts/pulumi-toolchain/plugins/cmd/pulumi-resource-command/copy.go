@@ -1,24 +1,23 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/pkg/sftp"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"golang.org/x/crypto/ssh"
 )
 
-// checkCopySource mirrors the upstream Check: the source must be a FileAsset, a StringAsset or a FileArchive
-// (an AssetArchive, a RemoteAsset or a RemoteArchive is refused).
+// checkCopySource mirrors upstream's CopyToRemote.Check (remote/copyController.go): the source must be a
+// path-based FileAsset, a StringAsset or a path-based FileArchive (an AssetArchive, a RemoteAsset or a
+// RemoteArchive is refused).
 func checkCopySource(news resource.PropertyMap) []plugin.CheckFailure {
 	v, ok := news["source"]
 	if !ok || v.IsNull() {
@@ -42,142 +41,173 @@ func checkCopySource(news resource.PropertyMap) []plugin.CheckFailure {
 	return nil
 }
 
-// copyToRemote follows the upstream copy rules (SFTP there, one SSH session with a shell script here):
-//
-//	source        | remotePath is a dir  | does not exist           | is a file
-//	text asset    | error                | remotePath               | overwritten
-//	file          | remotePath/<base>    | remotePath               | overwritten
-//	dir           | remotePath/<base>/…  | remotePath/<base>/…      | error
-//	dir/ (slash)  | remotePath/…         | remotePath/…             | error
-//
-// Only the last path element is created. Files are written like SFTP creates them (new files 0644 under the usual
-// umask, existing files keep their mode); directories 0755. Archive files (.tgz) are copied as-is, not unpacked.
-func copyToRemote(ctx context.Context, inputs resource.PropertyMap) (resource.PropertyMap, error) {
+// copyToRemote dials, opens an SFTP client and copies, as upstream's copy (remote/copyController.go).
+func copyToRemote(ctx context.Context, inputs resource.PropertyMap, log engineLog) error {
 	remotePath, ok := str(inputs, "remotePath")
 	if !ok || remotePath == "" {
-		return nil, errors.New("remotePath: missing or unknown")
+		return errors.New("remotePath: missing or unknown")
 	}
 	source := unsecret(inputs["source"])
-	var script string
-	var stdin io.Reader
-	sourcePath := ""
+	client, err := dial(ctx, inputs, log)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	sc, err := sftp.NewClient(client, sftp.UseConcurrentWrites(true))
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
 	switch {
 	case source.IsAsset() && source.AssetValue().IsText():
 		text, _ := source.AssetValue().GetText()
-		script = fmt.Sprintf(`set -eu
-p=%s
-if [ -d "$p" ]; then echo "remote path $p is a directory; when using a text asset, remotePath must be a file path" >&2; exit 1; fi
-cat > "$p"
-`, shellQuote(remotePath))
-		stdin = strings.NewReader(text)
+		return copyText(sc, text, remotePath)
 	case source.IsAsset() && source.AssetValue().IsPath():
-		sourcePath = source.AssetValue().Path
+		return sftpCopy(sc, source.AssetValue().Path, remotePath)
 	case source.IsArchive() && source.ArchiveValue().IsPath():
-		sourcePath = source.ArchiveValue().Path
-	default:
-		return nil, errors.New("source: must be a FileAsset, a StringAsset or a FileArchive")
+		return sftpCopy(sc, source.ArchiveValue().Path, remotePath)
 	}
-	if sourcePath != "" {
-		st, err := os.Stat(sourcePath)
-		if err != nil {
-			return nil, fmt.Errorf("source: %w", err)
-		}
-		base := filepath.Base(filepath.Clean(sourcePath))
-		if !st.IsDir() {
-			data, err := os.ReadFile(sourcePath)
-			if err != nil {
-				return nil, fmt.Errorf("source: %w", err)
-			}
-			script = fmt.Sprintf(`set -eu
-p=%s
-if [ -d "$p" ]; then p="$p/"%s; fi
-cat > "$p" || { echo "failed to create remote file $p" >&2; exit 1; }
-`, shellQuote(remotePath), shellQuote(base))
-			stdin = bytes.NewReader(data)
-		} else {
-			var buf bytes.Buffer
-			if err := tarDirectory(&buf, sourcePath); err != nil {
-				return nil, fmt.Errorf("source: %w", err)
-			}
-			nested := "1"
-			if strings.HasSuffix(sourcePath, "/") {
-				nested = "0"
-			}
-			script = fmt.Sprintf(`set -eu
-p=%s
-mkdir_last() {
-  if [ -e "$1" ] && [ ! -d "$1" ]; then echo "remote path $1 exists but is not a directory" >&2; exit 1; fi
-  [ -d "$1" ] || mkdir -m 0755 "$1" || { echo "failed to create remote directory $1" >&2; exit 1; }
-}
-mkdir_last "$p"
-if [ %s = 1 ]; then p="$p/"%s; mkdir_last "$p"; fi
-tar -x -o -f - -C "$p"
-`, shellQuote(remotePath), nested, shellQuote(base))
-			stdin = &buf
-		}
-	}
-	client, err := dial(ctx, inputs)
-	if err != nil {
-		return nil, err
-	}
-	defer client.Close()
-	if err := runWithStdin(ctx, client, script, stdin); err != nil {
-		return nil, fmt.Errorf("copying to %s: %w", remotePath, err)
-	}
-	return inputs.Copy(), nil
+	return errors.New("source: must be a FileAsset, a StringAsset or a FileArchive")
 }
 
-// tarDirectory writes the tree under dir (not dir itself) as a tar stream: directories 0755, files 0644.
-func tarDirectory(w io.Writer, dir string) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		name := filepath.ToSlash(rel)
-		if d.IsDir() {
-			return tw.WriteHeader(&tar.Header{Name: name + "/", Mode: 0o755, Typeflag: tar.TypeDir})
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err = tw.Write(data)
+// remoteStat returns nil, nil when the path does not exist (sftp normalises the error to os.ErrNotExist).
+func remoteStat(sc *sftp.Client, p string) (fs.FileInfo, error) {
+	info, err := sc.Stat(p)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("failed to stat remote path %s: %w", p, err)
+	}
+	return info, nil
+}
+
+func mkdirAll(sc *sftp.Client, dir string) error {
+	if err := sc.MkdirAll(dir); err != nil {
+		return fmt.Errorf("failed to create remote directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// sftpCopy follows upstream's sftpCopy (remote/copyController.go):
+//
+//	source | dest exists as dir  | dest does not exist | dest exists as file
+//	dir    | dest/dir            | dest/dir            | error
+//	dir/   | dest/x for x in dir | dest/x for x in dir | error
+//	file   | dest/file           | dest                | dest (overwritten)
+//
+// Missing parents are created (MkdirAll) for directories and for a file's destination.
+func sftpCopy(sc *sftp.Client, sourcePath, destPath string) error {
+	srcInfo, err := os.Stat(sourcePath)
+	if err != nil {
 		return err
+	}
+	destStat, err := remoteStat(sc, destPath)
+	if err != nil {
+		return err
+	}
+	dest := destPath
+	if !srcInfo.IsDir() {
+		if destStat != nil && destStat.IsDir() {
+			dest = path.Join(dest, filepath.Base(sourcePath))
+		} else if destStat == nil {
+			if err := mkdirAll(sc, path.Dir(dest)); err != nil {
+				return err
+			}
+		}
+		return copyFile(sc, sourcePath, dest)
+	}
+	if destStat != nil && !destStat.IsDir() {
+		return fmt.Errorf("remote path %s exists but is not a directory", dest)
+	}
+	if destStat == nil {
+		if err := mkdirAll(sc, dest); err != nil {
+			return err
+		}
+	}
+	if !strings.HasSuffix(sourcePath, "/") {
+		dest = path.Join(dest, filepath.Base(sourcePath))
+		st, err := remoteStat(sc, dest)
+		if err != nil {
+			return err
+		}
+		if st != nil && !st.IsDir() {
+			return fmt.Errorf("remote path %s exists but is not a directory", dest)
+		}
+		if st == nil {
+			if err := mkdirAll(sc, dest); err != nil {
+				return err
+			}
+		}
+	}
+	return copyDir(sc, sourcePath, dest)
+}
+
+// copyFile writes one file as upstream's copyFile does: os.Open follows a symlink (its target is copied as a
+// file), and sftp Create opens O_CREATE|O_TRUNC without attributes, so an existing file keeps its mode and a
+// new one gets 0666 minus the SFTP session's umask.
+func copyFile(sc *sftp.Client, src, dst string) error {
+	local, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	remote, err := sc.Create(dst)
+	if err != nil {
+		return fmt.Errorf("failed to create remote file %s: %w", dst, err)
+	}
+	defer remote.Close()
+	if _, err := remote.ReadFrom(local); err != nil {
+		return fmt.Errorf("failed to copy file %s to remote path %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// copyDir walks the local tree (upstream copyDir): directories are created as needed (mode 0777 minus the
+// umask), everything that is not a directory — a symlink included — is copied with copyFile.
+func copyDir(sc *sftp.Client, src, dst string) error {
+	return fs.WalkDir(os.DirFS(src), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		remotePath := path.Join(dst, filepath.ToSlash(p))
+		if !d.IsDir() {
+			return copyFile(sc, filepath.Join(src, p), remotePath)
+		}
+		info, err := remoteStat(sc, remotePath)
+		if err != nil {
+			return err
+		}
+		if info == nil {
+			if err := sc.Mkdir(remotePath); err != nil {
+				return fmt.Errorf("failed to create remote directory %s: %w", remotePath, err)
+			}
+		} else if !info.IsDir() {
+			return fmt.Errorf("remote path %s exists but is not a directory", remotePath)
+		}
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
-func runWithStdin(ctx context.Context, client *ssh.Client, script string, stdin io.Reader) error {
-	session, err := client.NewSession()
+// copyText writes a StringAsset to remotePath (upstream copyTextContent): parents are created, an existing
+// directory at remotePath is an error.
+func copyText(sc *sftp.Client, text, remotePath string) error {
+	st, err := remoteStat(sc, remotePath)
 	if err != nil {
 		return err
 	}
-	defer session.Close()
-	var stderr bytes.Buffer
-	session.Stdin, session.Stderr = stdin, &stderr
-	done := make(chan error, 1)
-	go func() { done <- session.Run("sh -c " + shellQuote(script)) }()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case err = <-done:
+	if st != nil && st.IsDir() {
+		return fmt.Errorf("remote path %s is a directory; when using a text asset, remotePath must be a file path", remotePath)
 	}
+	if st == nil {
+		if err := mkdirAll(sc, path.Dir(remotePath)); err != nil {
+			return err
+		}
+	}
+	remote, err := sc.Create(remotePath)
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("failed to create remote file %s: %w", remotePath, err)
+	}
+	defer remote.Close()
+	if _, err := remote.Write([]byte(text)); err != nil {
+		return fmt.Errorf("failed to write remote file %s: %w", remotePath, err)
 	}
 	return nil
 }

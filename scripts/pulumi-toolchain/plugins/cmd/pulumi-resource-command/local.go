@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,45 +10,45 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
-func runLocalCommand(ctx context.Context, op string, inputs, oldOutputs resource.PropertyMap) (resource.PropertyMap, error) {
+// runLocalCommand follows upstream's local run (provider/pkg/provider/local/commandOutputs.go): interpreter
+// (default /bin/sh -c), dir, the provider's environment plus `environment` and the previous output, stdin when
+// non-empty, output streamed as `logging` allows, and on failure "<error>: running "<command>":\n<output>".
+func runLocalCommand(ctx context.Context, op string, inputs, oldOutputs resource.PropertyMap, log engineLog) (resource.PropertyMap, error) {
 	command, ok := commandFor(op, inputs)
-	if !ok || command == "" {
+	if !ok {
 		if op == "delete" {
 			return inputs, nil
 		}
-		so, se := "", ""
-		if oldOutputs != nil {
-			so, _ = str(oldOutputs, "stdout")
-			se, _ = str(oldOutputs, "stderr")
-		}
-		return commandOutputs(inputs, so, se), nil
+		return localOutputs(inputs, previousOutput(op, oldOutputs)), nil
 	}
-	interpreter := stringList(inputs, "interpreter")
-	if len(interpreter) == 0 {
-		interpreter = []string{"/bin/sh", "-c"}
+	args := stringList(inputs, "interpreter")
+	if len(args) == 0 {
+		args = []string{"/bin/sh", "-c"}
 	}
-	args := append(append([]string{}, interpreter[1:]...), command)
-	cmd := exec.CommandContext(ctx, interpreter[0], args...) //nolint:gosec // runs the configured command by design
-	if dir, ok := str(inputs, "dir"); ok && dir != "" {
+	args = append(args, command)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...) //nolint:gosec // runs the configured command by design
+	if dir, ok := str(inputs, "dir"); ok {
 		cmd.Dir = dir
 	}
 	cmd.Env = os.Environ()
-	for _, kv := range commandEnv(op, inputs, oldOutputs) {
+	for _, kv := range append(stringMap(inputs, "environment"), previousOutputEnv(op, inputs, oldOutputs)...) {
 		cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
 	}
-	if stdin, ok := str(inputs, "stdin"); ok {
+	if stdin, _ := str(inputs, "stdin"); stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	logging, _ := str(inputs, "logging")
+	out := newOutputCapture(logging, log)
+	cmd.Stdout, cmd.Stderr = out.stdoutWriter(), out.stderrWriter()
 	err := cmd.Run()
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		return nil, fmt.Errorf("exit status %d: running %s:\n%s", exitErr.ExitCode(),
-			describeCommand(inputs, op, command), failureText(inputs, stdout.String(), stderr.String()))
-	}
+	out.close()
 	if err != nil {
-		return nil, fmt.Errorf("running %s: %w", describeCommand(inputs, op, command), err)
+		return nil, fmt.Errorf("%w: running %q:\n%s", err, command, out.combined.String())
 	}
-	return commandOutputs(inputs, strings.TrimSuffix(stdout.String(), "\n"), strings.TrimSuffix(stderr.String(), "\n")), nil
+	return localOutputs(inputs, [2]string{strings.TrimSuffix(out.stdout.String(), "\n"), strings.TrimSuffix(out.stderr.String(), "\n")}), nil
+}
+
+// localOutputs: a local command has no connection; stdout/stderr follow the same infer rule as remote ones.
+func localOutputs(inputs resource.PropertyMap, out [2]string) resource.PropertyMap {
+	return commandOutputs(inputs, out)
 }

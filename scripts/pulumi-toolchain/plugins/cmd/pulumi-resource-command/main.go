@@ -1,15 +1,14 @@
 // Command pulumi-resource-command is a stand-in for the Pulumi "command" provider (@pulumi/command 1.2.1),
 // written for FUD Buddy's engine tests.
 //
-// Why it exists: the upstream provider module (github.com/pulumi/pulumi-command/provider) is refused by the Go
-// module proxy reachable from this project's machines, and its source may not be copied here. This plugin
-// implements the same resource types and input/output names the @pulumi/command npm SDK registers
+// Why it exists: the upstream provider module (github.com/pulumi/pulumi-command/provider) is not served by the
+// Go module proxy reachable from this project's machines (404), and its source may not be copied here. This
+// plugin implements the same resource types and input/output names the @pulumi/command npm SDK registers
 // (command:remote:Command, command:remote:CopyToRemote, command:local:Command) against the same engine
-// protocol, so a real `pulumi up` runs real shell commands over real SSH. Behaviour follows the upstream
-// documentation and issues: create/update/delete commands (update falls back to create), triggers force
-// replacement, remote environment only through SSH "env" requests (refused ones are warnings and stay unset, as
-// upstream), PULUMI_COMMAND_STDOUT/STDERR for update and delete, stdout/stderr outputs, nothing run in previews.
-// Known differences are listed in docs/engine-tests.md.
+// protocol, so a real `pulumi up` runs real shell commands over real SSH and copies files over real SFTP.
+// Each rule follows upstream's source at v1.2.1 (provider/pkg/provider/remote and local, and
+// pulumi-go-provider's infer for secrecy); the Go tests name the upstream file and function each one follows,
+// and docs/engine-tests.md lists them with what is not implemented.
 package main
 
 import (
@@ -56,17 +55,6 @@ func main() {
 type provider struct {
 	plugin.UnimplementedProvider
 	engine pulumirpc.EngineClient
-}
-
-// warner returns a function that logs a warning on the resource through the engine (shown by the CLI).
-func (p *provider) warner(ctx context.Context, urn resource.URN) func(string) {
-	return func(msg string) {
-		if p.engine == nil {
-			fmt.Fprintln(os.Stderr, "warning: "+msg)
-			return
-		}
-		_, _ = p.engine.Log(ctx, &pulumirpc.LogRequest{Severity: pulumirpc.LogSeverity_WARNING, Message: msg, Urn: string(urn)})
-	}
 }
 
 func (p *provider) Close() error { return nil }
@@ -202,24 +190,27 @@ func (p *provider) Read(_ context.Context, req plugin.ReadRequest) (plugin.ReadR
 func (p *provider) run(ctx context.Context, urn resource.URN, typ tokensType, op string, inputs, oldOutputs resource.PropertyMap) (resource.PropertyMap, error) {
 	switch typ {
 	case typeRemoteCommand:
-		return runRemoteCommand(ctx, op, inputs, oldOutputs, p.warner(ctx, urn))
+		return runRemoteCommand(ctx, op, inputs, oldOutputs, p.logFor(ctx, urn))
 	case typeLocalCommand:
-		return runLocalCommand(ctx, op, inputs, oldOutputs)
+		return runLocalCommand(ctx, op, inputs, oldOutputs, p.logFor(ctx, urn))
 	case typeCopyToRemote:
 		if op == "delete" {
 			return inputs, nil
 		}
 		// As upstream, an update copies again only when the source content or the destination changed.
 		if op == "update" && oldOutputs != nil && sameCopy(oldOutputs, inputs) {
-			return inputs.Copy(), nil
+			return connectionSecret(inputs.Copy()), nil
 		}
-		return copyToRemote(ctx, inputs)
+		if err := copyToRemote(ctx, inputs, p.logFor(ctx, urn)); err != nil {
+			return nil, err
+		}
+		return connectionSecret(inputs.Copy()), nil
 	}
 	return nil, fmt.Errorf("unknown resource type %q", typ)
 }
 
 func previewOutputs(typ tokensType, inputs resource.PropertyMap) resource.PropertyMap {
-	outs := inputs.Copy()
+	outs := connectionSecret(inputs.Copy())
 	if typ == typeRemoteCommand || typ == typeLocalCommand {
 		outs["stdout"] = resource.MakeComputed(resource.NewStringProperty(""))
 		outs["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))

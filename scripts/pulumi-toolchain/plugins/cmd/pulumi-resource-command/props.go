@@ -131,25 +131,38 @@ func stringList(m resource.PropertyMap, key resource.PropertyKey) []string {
 	return out
 }
 
-// commandOutputs returns the inputs plus stdout/stderr; output text is marked secret when any input other than
-// the connection is secret, since a command fed a secret may print it.
-func commandOutputs(inputs resource.PropertyMap, stdout, stderr string) resource.PropertyMap {
-	outs := inputs.Copy()
-	secret := false
-	for k, v := range inputs {
-		if k != "connection" && v.ContainsSecrets() {
-			secret = true
-		}
-	}
-	so, se := resource.NewStringProperty(stdout), resource.NewStringProperty(stderr)
-	if secret {
-		so, se = resource.MakeSecret(so), resource.MakeSecret(se)
-	}
-	outs["stdout"], outs["stderr"] = so, se
+// commandOutputs returns a command's state: its inputs plus stdout and stderr, with secrecy as
+// pulumi-go-provider's infer gives upstream (infer/resource.go, markSecret with the ensureDefaultSecrets flow):
+// an output is secret when the input *of the same name* is, or when its field is tagged provider:"secret".
+// No input is called stdout or stderr, so they are never secret here however secret stdin or the command is;
+// only the program's additionalSecretOutputs (applied by the engine) hides them. The connection is tagged
+// provider:"secret" (remote/command.go CommandInputs), so it is always secret.
+func commandOutputs(inputs resource.PropertyMap, out [2]string) resource.PropertyMap {
+	outs := connectionSecret(inputs.Copy())
+	outs["stdout"], outs["stderr"] = resource.NewStringProperty(out[0]), resource.NewStringProperty(out[1])
 	return outs
 }
 
-// commandFor picks the command for an operation: update falls back to create, as upstream does.
+// connectionSecret marks the connection secret, as the provider:"secret" tag does for every resource with one.
+func connectionSecret(m resource.PropertyMap) resource.PropertyMap {
+	if c, ok := m["connection"]; ok && !c.IsSecret() && !c.IsNull() && !c.IsComputed() {
+		m["connection"] = resource.MakeSecret(c)
+	}
+	return m
+}
+
+// previousOutput is what a run without a command for op keeps: the previous stdout/stderr.
+func previousOutput(op string, oldOutputs resource.PropertyMap) [2]string {
+	if op == "create" || oldOutputs == nil {
+		return [2]string{}
+	}
+	so, _ := str(oldOutputs, "stdout")
+	se, _ := str(oldOutputs, "stderr")
+	return [2]string{so, se}
+}
+
+// commandFor picks the command for an operation: update falls back to create (remote/commandController.go
+// Update); an empty command string still runs, as upstream only checks for nil.
 func commandFor(op string, inputs resource.PropertyMap) (string, bool) {
 	switch op {
 	case "create":
@@ -165,37 +178,18 @@ func commandFor(op string, inputs resource.PropertyMap) (string, bool) {
 	return "", false
 }
 
-// commandEnv builds the environment for a command: the environment input plus, for update/delete, the previous
-// stdout/stderr (addPreviousOutputInEnv, default true).
-func commandEnv(op string, inputs, oldOutputs resource.PropertyMap) [][2]string {
-	env := stringMap(inputs, "environment")
-	if op != "create" && oldOutputs != nil && boolean(inputs, "addPreviousOutputInEnv", true) {
-		// As upstream: only non-empty previous output is passed.
-		if so, _ := str(oldOutputs, "stdout"); so != "" {
-			env = append(env, [2]string{"PULUMI_COMMAND_STDOUT", so})
-		}
-		if se, _ := str(oldOutputs, "stderr"); se != "" {
-			env = append(env, [2]string{"PULUMI_COMMAND_STDERR", se})
-		}
+// previousOutputEnv is PULUMI_COMMAND_STDOUT/STDERR for update and delete: only non-empty previous output,
+// and only while addPreviousOutputInEnv (default true) is on (remote/commandOutputs.go run).
+func previousOutputEnv(op string, inputs, oldOutputs resource.PropertyMap) [][2]string {
+	if op == "create" || oldOutputs == nil || !boolean(inputs, "addPreviousOutputInEnv", true) {
+		return nil
+	}
+	var env [][2]string
+	if so, _ := str(oldOutputs, "stdout"); so != "" {
+		env = append(env, [2]string{"PULUMI_COMMAND_STDOUT", so})
+	}
+	if se, _ := str(oldOutputs, "stderr"); se != "" {
+		env = append(env, [2]string{"PULUMI_COMMAND_STDERR", se})
 	}
 	return env
-}
-
-// failureText formats a failed command's output as the logging input allows.
-func failureText(inputs resource.PropertyMap, stdout, stderr string) string {
-	logging, ok := str(inputs, "logging")
-	if !ok {
-		logging = "stdoutAndStderr"
-	}
-	text := ""
-	if logging == "stdout" || logging == "stdoutAndStderr" {
-		text += stdout
-	}
-	if logging == "stderr" || logging == "stdoutAndStderr" {
-		text += stderr
-	}
-	if len(text) > 4000 {
-		text = "…" + text[len(text)-4000:]
-	}
-	return text
 }

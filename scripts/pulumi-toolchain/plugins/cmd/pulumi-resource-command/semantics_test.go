@@ -10,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 )
 
+// Upstream: triggers are tagged provider:"replaceOnChanges" (common/inputs.go ResourceInputs); every other
+// input change is an update (infer/resource.go Diff with CustomUpdate implemented).
 func TestDiffReplacesOnTriggersAndUpdatesOtherwise(t *testing.T) {
 	p := &provider{}
 	olds := resource.PropertyMap{"create": resource.NewStringProperty("a"), "triggers": resource.NewArrayProperty([]resource.PropertyValue{resource.NewStringProperty("1")})}
@@ -34,6 +36,7 @@ func TestDiffReplacesOnTriggersAndUpdatesOtherwise(t *testing.T) {
 	}
 }
 
+// Upstream: remote/copyController.go CopyToRemote.Check.
 func TestCopySourceMustBeFileAssetStringAssetOrFileArchive(t *testing.T) {
 	text, err := asset.FromText("x")
 	if err != nil {
@@ -62,36 +65,20 @@ func TestCopySourceMustBeFileAssetStringAssetOrFileArchive(t *testing.T) {
 	}
 }
 
+// Upstream: remote/commandOutputs.go CommandOutputs.run — PULUMI_COMMAND_STDOUT/STDERR carry only non-empty
+// previous output, on update and delete, while addPreviousOutputInEnv (default true) is on.
 func TestPreviousOutputIsPassedOnlyWhenNonEmpty(t *testing.T) {
-	inputs := resource.PropertyMap{"environment": resource.NewObjectProperty(resource.PropertyMap{"A": resource.NewStringProperty("1")})}
+	inputs := resource.PropertyMap{}
 	olds := resource.PropertyMap{"stdout": resource.NewStringProperty("out"), "stderr": resource.NewStringProperty("")}
-	env := commandEnv("update", inputs, olds)
-	if len(env) != 2 || env[0] != [2]string{"A", "1"} || env[1] != [2]string{"PULUMI_COMMAND_STDOUT", "out"} {
+	if env := previousOutputEnv("update", inputs, olds); len(env) != 1 || env[0] != [2]string{"PULUMI_COMMAND_STDOUT", "out"} {
 		t.Fatalf("update env: %v", env)
 	}
-	if env := commandEnv("create", inputs, olds); len(env) != 1 {
+	if env := previousOutputEnv("create", inputs, olds); len(env) != 0 {
 		t.Fatalf("create env: %v", env)
 	}
 	inputs["addPreviousOutputInEnv"] = resource.NewBoolProperty(false)
-	if env := commandEnv("delete", inputs, olds); len(env) != 1 {
+	if env := previousOutputEnv("delete", inputs, olds); len(env) != 0 {
 		t.Fatalf("addPreviousOutputInEnv=false: %v", env)
 	}
 }
 
-func TestOutputsTurnSecretWhenAnInputOtherThanTheConnectionIs(t *testing.T) {
-	plain := resource.PropertyMap{"connection": resource.MakeSecret(resource.NewStringProperty("c")), "create": resource.NewStringProperty("x")}
-	if commandOutputs(plain, "o", "e")["stdout"].IsSecret() {
-		t.Fatal("stdout must stay plain when only the connection is secret")
-	}
-	secret := plain.Copy()
-	secret["stdin"] = resource.MakeSecret(resource.NewStringProperty("s"))
-	if !commandOutputs(secret, "o", "e")["stdout"].IsSecret() {
-		t.Fatal("stdout must be secret when stdin is")
-	}
-}
-
-func TestShellQuote(t *testing.T) {
-	if got := shellQuote(`it's`); got != `'it'"'"'s'` {
-		t.Fatalf("got %s", got)
-	}
-}
