@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts', 'services/**/*.test.ts', 'components/**/*.test.ts', 'stacks/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**', 'tests/engine/**'],
+    // *.vm.test.ts boot qemu VMs (minutes each): npm run test:vm (vitest.vm.config.ts).
+    exclude: ['**/node_modules/**', '**/dist/**', 'tests/engine/**', '**/*.vm.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,

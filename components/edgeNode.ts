@@ -101,7 +101,9 @@ export class EdgeNode extends pulumi.ComponentResource {
     const user = args.connection.user;
     const upstreamHosts = Array.isArray(opts?.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [];
     const { dir, hash } = stagedScripts(args.mode, scheme);
-    const scripts = h.stage('edge-scripts', { dir }, hash, 'install-scripts.sh', { copyId: 'scripts', dependsOn: upstreamHosts });
+    // Trailing slash: only then does the provider copy the directory's contents into remotePath (else into
+    // remotePath/<dirname>, and install-scripts.sh below would not be at remotePath/).
+    const scripts = h.stage('edge-scripts', { dir: `${dir}/` }, hash, 'install-scripts.sh', { copyId: 'scripts', dependsOn: upstreamHosts });
     const install = h.step('install-scripts', {
       create: asRoot(user, `bash ${scripts.remotePath}/install-scripts.sh ${scripts.remotePath} ${HOST_PATHS.bin}`),
       triggers: [scripts.key],

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # firewall.sh --ssh-port PORT --ssh-from CIDR[,CIDR...] [--allow PORT:CIDR]... [--no-tailscale]
 # ufw: inbound denied by default, tailscale0 (+ WireGuard 41641/udp) allowed (the tailnet ACL filters it), SSH open from the given
-# sources (first, so Pulumi is never locked out), 8000 (vLLM) denied everywhere. Rules this script added
+# sources on sshd's own port(s) (first, so Pulumi is never locked out), 8000 (vLLM) denied everywhere. Rules this script added
 # before and no longer wants are deleted; rules added by others are left alone. Idempotent.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -22,10 +22,21 @@ done
 [[ $ssh_port =~ ^[0-9]+$ ]] || die "ssh port '$ssh_port' is not a number"
 command -v ufw >/dev/null || die "ufw is not installed (base-setup.sh installs it)"
 
+# Open the port(s) sshd itself listens on. Behind a port forward (GPU clouds often map another port to sshd's) the
+# port Pulumi dials (--ssh-port) never reaches this host, and opening only it would lock Pulumi out next step.
+sshd_ports=$(sshd -T 2>/dev/null | awk '$1 == "port" { print $2 }' | sort -un || true)
+if [ -z "$sshd_ports" ]; then
+  log "warning: could not read sshd's ports (sshd -T); opening the dialed port $ssh_port"
+  sshd_ports=$ssh_port
+elif ! grep -qx "$ssh_port" <<< "$sshd_ports"; then
+  log "Pulumi dials port $ssh_port but sshd listens on ${sshd_ports//$'\n'/ }: a port forward; opening sshd's port"
+fi
 rules=("deny 8000/tcp")
 IFS=',' read -r -a sources <<< "$ssh_from"
-for src in "${sources[@]}"; do
-  if [ "$src" = any ]; then rules+=("allow $ssh_port/tcp"); else rules+=("allow from $src to any port $ssh_port proto tcp"); fi
+for p in $sshd_ports; do
+  for src in "${sources[@]}"; do
+    if [ "$src" = any ]; then rules+=("allow $p/tcp"); else rules+=("allow from $src to any port $p proto tcp"); fi
+  done
 done
 if [ "$tailscale" = 1 ]; then
   # tailscale0 carries only what the tailnet ACL admits; 41641/udp lets peers connect directly instead of via DERP.

@@ -10,7 +10,15 @@ dest=${2:-/opt/fudbuddy/bin}
 want=${SUDO_USER:-root}
 owner=$(stat -c %U "$stage" 2>/dev/null) || { echo "ERROR: staged copy $stage is missing: re-run pulumi up" >&2; exit 1; }
 [ "$owner" = "$want" ] || { echo "ERROR: $stage is owned by $owner, not $want: refusing to install from it" >&2; exit 1; }
-[ -z "$(find "$stage" -perm /022 -print -quit)" ] || { echo "ERROR: $stage has group/world-writable entries: refusing" >&2; exit 1; }
+# Group-writable is fine only for the user's private group (umask 0002 SFTP copies); same rule as lib.sh's
+# writable_by_others, which cannot be sourced before the staged copy is trusted.
+members=$(getent group "$want" | cut -d: -f4)
+if getent group "$want" >/dev/null && { [ -z "$members" ] || [ "$members" = "$want" ]; }; then
+  bad=$(find "$stage" \( -perm -0002 -o \( -perm -0020 ! -group "$want" \) \) -print -quit)
+else
+  bad=$(find "$stage" -perm /022 -print -quit)
+fi
+[ -z "$bad" ] || { echo "ERROR: $bad in $stage is writable by others than $want: refusing" >&2; exit 1; }
 # The copy lands in STAGE_DIR or, when the source path had no trailing slash, in STAGE_DIR/<dirname>.
 if [ ! -f "$stage/lib.sh" ]; then
   for d in "$stage"/*/; do [ -f "$d/lib.sh" ] && stage=${d%/}; done

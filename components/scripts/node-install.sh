@@ -23,7 +23,7 @@ curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key \
   || die "could not fetch NodeSource's signing key (network?)"
 echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_${major}.x nodistro main" \
   > /etc/apt/sources.list.d/nodesource.list
-apt-get update -q >&2 || die "apt-get update failed after adding NodeSource"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs >&2 || die "installing nodejs from NodeSource failed"
+apt_get update -q >&2 || die "apt-get update failed after adding NodeSource"
+apt_get install -y -q nodejs >&2 || die "installing nodejs from NodeSource failed"
 changed "node $(node --version)"
 finish

@@ -79,9 +79,9 @@ else
     rm -rf "$tmp"
     changed "cuda-keyring installed"
   fi
-  apt-get update -q >&2 || die "apt-get update failed after adding NVIDIA's repository"
+  apt_get update -q >&2 || die "apt-get update failed after adding NVIDIA's repository"
   apt_ensure "linux-headers-$(uname -r)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "nvidia-driver-${branch}-server" >&2 \
+  apt_get install -y -q "nvidia-driver-${branch}-server" >&2 \
     || die "installing nvidia-driver-${branch}-server (DKMS) failed: apt-cache policy nvidia-driver-${branch}-server"
   changed "nvidia driver branch $branch installed with DKMS (was: ${current:-none})"
   install -d -m 0755 /var/lib/fudbuddy

@@ -19,8 +19,8 @@ else
     || die "could not fetch Tailscale's signing key for ${distro} ${codename} (network? supported release?)"
   curl -fsSL "https://pkgs.tailscale.com/stable/${distro}/${codename}.tailscale-keyring.list" \
     -o /etc/apt/sources.list.d/tailscale.list || die "could not fetch Tailscale's apt source list"
-  apt-get update -q >&2 || die "apt-get update failed after adding Tailscale's repository"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q tailscale >&2 || die "installing tailscale failed"
+  apt_get update -q >&2 || die "apt-get update failed after adding Tailscale's repository"
+  apt_get install -y -q tailscale >&2 || die "installing tailscale failed"
   changed "tailscale installed from pkgs.tailscale.com"
 fi
 if systemctl is-enabled --quiet tailscaled 2>/dev/null && unit_is_active tailscaled; then

@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/engine/**/*.test.ts'],
+    // the engine-on-a-VM file runs with the VM suites (npm run test:vm, vitest.vm.config.ts)
+    exclude: ['**/node_modules/**', '**/*.vm.test.ts'],
     globalSetup: ['tests/engine/global-setup.ts'],
     fileParallelism: false,
     testTimeout: 600_000,

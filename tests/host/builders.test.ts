@@ -57,7 +57,7 @@ describe('systemd units', () => {
     expect(api).toMatch(/^After=network-online.target vllm.service tailscaled.service$/m);
     expect(api).toContain('User=fudbuddy-api');
     expect(api).toContain('EnvironmentFile=/etc/fudbuddy/api.env');
-    for (const d of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']) {
+    for (const d of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service @pkey', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']) {
       expect(api).toContain(d);
     }
     expect(api).not.toMatch(/\{\{/);

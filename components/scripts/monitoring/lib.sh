@@ -50,9 +50,8 @@ apt_install_pinned() {
     fi
   done
   [ ${#want[@]} -gt 0 ] || return 0
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || die "apt-get update failed (network? apt sources?)"
-  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  apt_get update -qq || die "apt-get update failed (network? apt sources?)"
+  apt_get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${want[@]}" >&2 || die "apt-get install ${want[*]} failed: is the pinned version available? apt-cache policy ${want[*]%%=*}"
   changed "installed ${want[*]}"
 }
