@@ -82,12 +82,6 @@ restart_if fudbuddy-vllm-metrics.service "$p"
 if [ "$LOGS" = 1 ]; then
   : "${LOKI_PUSH_URL:?LOGS=1 needs LOKI_PUSH_URL}" "${ALLOY_VERSION:?}"
   grafana_repo
-  a=0
-  printf 'CONFIG_FILE=/etc/alloy/config.alloy\nCUSTOM_ARGS="--server.http.listen-addr=127.0.0.1:12345 --disable-reporting"\nFUDBUDDY_HOST=%s\nLOKI_PUSH_URL=%s\n' \
-    "$HOST_NAME" "$LOKI_PUSH_URL" | put /etc/default/alloy 0644 root:root && a=1
-  apt_install_pinned "alloy=$ALLOY_VERSION"
-  put /etc/alloy/config.alloy 0644 root:root < "$STAGE/config.alloy" && a=1
-  if ! id -nG alloy | grep -qw systemd-journal; then usermod -aG systemd-journal alloy; a=1; changed "alloy in group systemd-journal"; fi
-  restart_if alloy "$a"
+  install_alloy "$HOST_NAME" "$LOKI_PUSH_URL"
 fi
 finish

@@ -94,3 +94,15 @@ bind_address() {
   case $a in 0.0.0.0|::|'') die "refusing to bind exporters to '$a'" ;; esac
   printf '%s' "$a"
 }
+
+# install_alloy HOST_NAME LOKI_PUSH_URL: Grafana Alloy (needs ALLOY_VERSION) shipping this host's journald to Loki,
+# with the config staged as $STAGE/config.alloy; restarts it only when something changed.
+install_alloy() {
+  local a=0
+  printf 'CONFIG_FILE=/etc/alloy/config.alloy\nCUSTOM_ARGS="--server.http.listen-addr=127.0.0.1:12345 --disable-reporting"\nFUDBUDDY_HOST=%s\nLOKI_PUSH_URL=%s\n' \
+    "$1" "$2" | put /etc/default/alloy 0644 root:root && a=1
+  apt_install_pinned "alloy=${ALLOY_VERSION:?}"
+  put /etc/alloy/config.alloy 0644 root:root < "$STAGE/config.alloy" && a=1
+  if ! id -nG alloy | grep -qw systemd-journal; then usermod -aG systemd-journal alloy; a=1; changed "alloy in group systemd-journal"; fi
+  restart_if alloy "$a"
+}

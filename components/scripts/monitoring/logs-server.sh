@@ -18,11 +18,5 @@ id loki >/dev/null 2>&1 || die "the loki package did not create its user; check 
 ensure_dir /var/lib/loki 0750 loki:loki
 put /etc/loki/config.yml 0644 root:root < "$STAGE/loki.yml" && l=1
 restart_if loki "$l"
-a=0
-printf 'CONFIG_FILE=/etc/alloy/config.alloy\nCUSTOM_ARGS="--server.http.listen-addr=127.0.0.1:12345 --disable-reporting"\nFUDBUDDY_HOST=%s\nLOKI_PUSH_URL=http://%s:3100/loki/api/v1/push\n' \
-  "$HOST_NAME" "$bind" | put /etc/default/alloy 0644 root:root && a=1
-apt_install_pinned "alloy=$ALLOY_VERSION"
-put /etc/alloy/config.alloy 0644 root:root < "$STAGE/config.alloy" && a=1
-if ! id -nG alloy | grep -qw systemd-journal; then usermod -aG systemd-journal alloy; a=1; changed "alloy in group systemd-journal"; fi
-restart_if alloy "$a"
+install_alloy "$HOST_NAME" "http://$bind:3100/loki/api/v1/push"
 finish
