@@ -10,6 +10,7 @@ import { GpuHost } from './components/gpuHost.js';
 import { Monitoring, monitoringTailnetAccess } from './components/monitoring.js';
 import { Tailnet } from './components/tailnet.js';
 import { WebClient } from './components/webClient.js';
+import { edgeServePort } from './components/lib/serveConfig.js';
 import type { EdgeNodeConfig, GpuHostConfig } from './stacks/config.js';
 import { gpuTailnetHostname } from './stacks/derive.js';
 import { routingOf } from './stacks/edgeRoutingConfig.js';
@@ -31,12 +32,20 @@ const ssh = (t: GpuHostConfig | EdgeNodeConfig) => ({
 // 1. Tailnet: the policy, then one single-use key per node carrying all of the node's tags.
 let tailnet: Tailnet | undefined;
 const authKeys = new Map<string, pulumi.Output<string>>();
+const headscale = s.controlServer === 'headscale' ? s.headscale : undefined;
+// Headscale issues no HTTPS certificates: the edge serves plain HTTP inside the tailnet (components/lib/headscale.ts).
+const edgeScheme = headscale ? 'http' : 'https';
 if (s.tailscaleEnabled) {
   tailnet = new Tailnet('tailnet', {
     admins: s.tailnetAdmins,
     nodes: topology.nodes.map((n) => ({ name: n.hostname, role: n.kind === 'gpu' ? 'gpu' : 'edge', tags: n.tags })),
     apiPort: s.api.port,
     funnel: s.exposure === 'public',
+    servePort: edgeServePort(edgeScheme),
+    overwriteExistingPolicy: s.tailnetPolicyOverwrite,
+    headscale: headscale
+      ? { loginServer: headscale.loginServer, cli: headscale.cli, connection: { host: headscale.address, port: headscale.port, user: headscale.user, privateKey: secrets.sshPrivateKey, hostKey: headscale.hostKey } }
+      : undefined,
     // Private: tailnet users reach the edge's `tailscale serve` port. Public needs no grant: Funnel traffic comes
     // from Tailscale's ingress servers, which only offer the edge node a TCP connection.
     serveClients: s.exposure === 'private' ? s.tailnetClients : undefined,
@@ -59,7 +68,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
       gpu: h.gpu,
       nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch, install: s.nvidiaDriverInstall } : undefined,
       tailscale: s.tailscaleEnabled
-        ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags }
+        ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags, extraUpFlags: headscale ? [`--login-server=${headscale.loginServer}`] : undefined }
         : { enabled: false, bindAddress: h.bindAddress! },
       inference:
         h.gpu === 'nvidia'
@@ -116,7 +125,10 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
       mode: topology.edgeMode,
       hostname: topology.edgeHostname,
       tailnetDnsName: s.tailnetDnsName,
-      tailscale: box ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags } : undefined,
+      scheme: edgeScheme,
+      tailscale: box
+        ? { authKey: authKeys.get(box.tailnetHostname)!, tags: topology.nodes.find((n) => n.kind === 'edgeBox')!.tags, loginServer: headscale?.loginServer }
+        : undefined,
       upstreams: gpuHosts.map((g, i) =>
         pulumi.all([g.tailnetAddress, g.apiBindAddress]).apply(([t, b]) => ({ address: `${t ?? b}:${s.api.port}`, drain: s.edgeRouting.drain.includes(s.gpuHosts[i]!.name) })),
       ),
@@ -126,6 +138,8 @@ if (s.tailscaleEnabled && s.tailnetDnsName) {
     { dependsOn: gpuHosts },
   );
 }
+// Headscale evaluates the policy's tests against existing nodes: the full policy goes in once every host joined.
+tailnet?.applyPolicyTests([...gpuHosts, ...(edge ? [edge] : [])]);
 
 // 4. Worker (public). It depends on every GPU host: during a token rotation the APIs accept the new token
 //    before the Worker starts sending it.

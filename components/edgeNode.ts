@@ -13,7 +13,7 @@ import { hostSteps } from './lib/hostSteps.js';
 import type { SshConnectionArgs } from './lib/hostTypes.js';
 import type { EdgeRouting, EdgeUpstream } from './lib/edgeRouting.js';
 import { asRoot, rootCommand, scriptCommand } from './lib/shell.js';
-import { buildEdgeProxyScript, buildNginxConfig, EDGE_HTTPS_PORT, type EdgeMode } from './lib/serveConfig.js';
+import { buildEdgeProxyScript, buildNginxConfig, type EdgeMode, type EdgeScheme } from './lib/serveConfig.js';
 
 const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
 /** Host-layer scripts the edge needs (shared with gpuHost: same lib.sh conventions and install step). */
@@ -26,8 +26,13 @@ export interface EdgeNodeArgs {
   /** Tailscale hostname of the node; with `tailnetDnsName` it makes the URL https://<hostname>.<tailnetDnsName>. */
   hostname: string;
   tailnetDnsName: string;
-  /** Join the tailnet here (a separate edge box). Leave unset when the node already joined (a GPU host). */
-  tailscale?: { authKey: pulumi.Input<string>; tags: string[] };
+  /** https (default; Tailscale's certificates) or http (a control server without certificates: Headscale). */
+  scheme?: EdgeScheme;
+  /**
+   * Join the tailnet here (a separate edge box). Leave unset when the node already joined (a GPU host).
+   * `loginServer`: a self-hosted control server (Headscale).
+   */
+  tailscale?: { authKey: pulumi.Input<string>; tags: string[]; loginServer?: string };
   /** host:port of each GPU host's inference API on the tailnet (or that with a drain flag). */
   upstreams: pulumi.Input<pulumi.Input<string | EdgeUpstream>[]>;
   /** Session affinity, bounded load, failover timing (components/lib/edgeRouting.ts); default session-affine. */
@@ -41,7 +46,7 @@ export interface EdgeNodeArgs {
  * FileArchive: the command provider only accepts file assets and path archives, not an in-memory AssetArchive.
  * The directory is named by the content hash, so the archive's path (which lands in state) is stable across runs.
  */
-export function stagedScripts(mode: EdgeMode): { dir: string; hash: string; names: string[] } {
+export function stagedScripts(mode: EdgeMode, scheme: EdgeScheme = 'https'): { dir: string; hash: string; names: string[] } {
   const h = createHash('sha256');
   const contents: Record<string, string | Buffer> = {};
   const present = new Set(readdirSync(SCRIPTS_DIR));
@@ -50,7 +55,7 @@ export function stagedScripts(mode: EdgeMode): { dir: string; hash: string; name
     contents[name] = readFileSync(path.join(SCRIPTS_DIR, name));
     h.update(name).update(contents[name]);
   }
-  const edgeScript = buildEdgeProxyScript(mode);
+  const edgeScript = buildEdgeProxyScript(mode, scheme);
   h.update('edge-proxy.sh').update(edgeScript);
   contents['edge-proxy.sh'] = edgeScript;
   const hash = h.digest('hex');
@@ -87,13 +92,15 @@ export class EdgeNode extends pulumi.ComponentResource {
     super('fudbuddy:edge:EdgeNode', name, {}, opts);
     this.hostname = args.hostname;
     this.mode = args.mode;
-    this.url = `https://${args.hostname}.${args.tailnetDnsName}` + (EDGE_HTTPS_PORT === 443 ? '' : `:${EDGE_HTTPS_PORT}`);
+    const scheme = args.scheme ?? 'https';
+    // Both serve ports are their scheme's default (443, 80): the URL carries none.
+    this.url = `${scheme}://${args.hostname}.${args.tailnetDnsName}`;
     this.healthUrl = `${this.url}/healthz`;
 
     const h = hostSteps(name, args.connection, this);
     const user = args.connection.user;
     const upstreamHosts = Array.isArray(opts?.dependsOn) ? (opts.dependsOn as pulumi.Input<pulumi.Resource>[]) : [];
-    const { dir, hash } = stagedScripts(args.mode);
+    const { dir, hash } = stagedScripts(args.mode, scheme);
     // Trailing slash: only then does the provider copy the directory's contents into remotePath (else into
     // remotePath/<dirname>, and install-scripts.sh below would not be at remotePath/).
     const scripts = h.stage('edge-scripts', { dir: `${dir}/` }, hash, 'install-scripts.sh', { copyId: 'scripts', dependsOn: upstreamHosts });
@@ -112,11 +119,17 @@ export class EdgeNode extends pulumi.ComponentResource {
       });
       const tags = args.tailscale.tags.join(',');
       joined = h.step('tailscale-up', {
-        create: scriptCommand(user, 'tailscale-up.sh', ['--hostname', args.hostname, '--advertise-tags', tags]),
+        create: scriptCommand(user, 'tailscale-up.sh', [
+          '--hostname',
+          args.hostname,
+          '--advertise-tags',
+          tags,
+          ...(args.tailscale.loginServer ? [`--login-server=${args.tailscale.loginServer}`] : []),
+        ]),
         // The single-use key goes over stdin into a 0600 tmpfs file: never argv, never output.
         stdin: args.tailscale.authKey,
         secret: true,
-        triggers: [args.hostname, tags],
+        triggers: [args.hostname, tags, args.tailscale.loginServer ?? ''],
         dependsOn: [tsInstall],
       });
     }

@@ -1,8 +1,19 @@
-// The tailnet: its policy (tailscale.Acl, with policy tests so Tailscale itself rejects a policy that would
-// open the API to anyone but the edge) and one single-use auth key per node, created after the policy so the
-// key's tags exist when it is minted.
+// The tailnet: its policy (with policy tests so the control server itself rejects a policy that would open the
+// API to anyone but the edge) and one single-use, tagged auth key per node, created after the policy so the key's
+// tags exist when it is minted. Two control servers:
+//   Tailscale (default)  tailscale.Acl + tailscale.TailnetKey through the Tailscale provider;
+//   Headscale            its CLI over SSH on the Headscale host (headscale-policy.sh, headscale-key.sh), the way a
+//                        Headscale admin runs it; see components/lib/headscale.ts for what differs.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
+import { remote } from '@pulumi/command';
 import * as tailscale from '@pulumi/tailscale';
+import { sha256 } from './lib/contentHash.js';
+import { buildHeadscalePolicy, headscaleKeyScriptArgs, HEADSCALE_CLI_DEFAULT } from './lib/headscale.js';
+import type { SshConnectionArgs } from './lib/hostTypes.js';
+import { SCRIPTS_DIR } from './lib/scriptsDir.js';
 import {
   buildTailnetPolicy,
   DEFAULT_TAGS,
@@ -37,8 +48,10 @@ export interface TailnetArgs {
   edgeTag?: string;
   /** API port on GPU nodes; default 8001. */
   apiPort?: number;
-  /** Funnel node attribute for the edge tag. Default true. */
+  /** Funnel node attribute for the edge tag. Default true (Tailscale); Headscale has none (an error when true). */
   funnel?: boolean;
+  /** The edge's serve port the serve clients are granted: 443 (HTTPS, Tailscale) or 80 (HTTP, Headscale). */
+  servePort?: number;
   /** Monitoring access (set by the monitoring component/composition): scrape ports on gpu/edge nodes, Loki from gpu. */
   monitoring?: MonitoringAccessArgs;
   /**
@@ -49,16 +62,60 @@ export interface TailnetArgs {
   /** Auth key lifetime in seconds. Default 3600: the key is single-use and only needed during `pulumi up`. */
   keyExpirySeconds?: number;
   /**
-   * Let Pulumi replace a policy it has not imported (first adoption of an existing tailnet). Default false: import
-   * the policy first (`pulumi import tailscale:index/acl:Acl ...`), or set true knowingly.
+   * Tailscale: let Pulumi replace a policy it has not imported (first adoption of an existing tailnet). Default
+   * false: the provider then sends the `ts-default` ETag, which Tailscale refuses ("Overwrite Protected") for any
+   * tailnet whose policy was ever edited. Import the policy first (`pulumi import tailscale:index/acl:Acl ...`), or
+   * set true knowingly: our policy replaces the whole tailnet policy.
    */
   overwriteExistingPolicy?: boolean;
+  /** Use a self-hosted Headscale instead of Tailscale's hosted control plane. */
+  headscale?: HeadscaleControlArgs;
+}
+
+export interface HeadscaleControlArgs {
+  /** Headscale's server_url: hosts join with `tailscale up --login-server <this>`. */
+  loginServer: string;
+  /** SSH to the host running Headscale (its CLI reaches the server over the local unix socket). */
+  connection: SshConnectionArgs;
+  /** The Headscale CLI there. Default `headscale`. */
+  cli?: string;
+}
+
+/** Scripts the Headscale host runs (installed into /opt/fudbuddy/bin there). */
+const HEADSCALE_SCRIPTS = ['lib.sh', 'install-scripts.sh', 'headscale-policy.sh', 'headscale-key.sh'];
+const BIN = '/opt/fudbuddy/bin';
+
+/** The Headscale scripts as one local directory named by their hash (the archive path in state stays stable). */
+function stageHeadscaleScripts(): { dir: string; hash: string } {
+  const contents = HEADSCALE_SCRIPTS.map((n) => [n, readFileSync(path.join(SCRIPTS_DIR, n))] as const);
+  const hash = sha256(contents.map(([n, b]) => `${n}:${sha256(b)}`).join('\n'));
+  const dir = path.join(os.tmpdir(), `fudbuddy-headscale-stage-${hash.slice(0, 16)}`);
+  if (!existsSync(dir)) {
+    const tmp = `${dir}.${process.pid}.tmp`;
+    mkdirSync(tmp, { recursive: true });
+    for (const [n, b] of contents) {
+      writeFileSync(path.join(tmp, n), b);
+      chmodSync(path.join(tmp, n), 0o755);
+    }
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(dir)) throw err;
+    }
+  }
+  return { dir, hash };
 }
 
 export class Tailnet extends pulumi.ComponentResource {
   /** The generated policy document (non-secret). */
   public readonly policy: TailnetPolicy;
-  public readonly acl: tailscale.Acl;
+  /** Tailscale: the policy resource. Headscale: the command that applied the bootstrap policy. */
+  public readonly acl: pulumi.CustomResource;
+  /** `--login-server` for `tailscale up` (Headscale), undefined for Tailscale's control plane. */
+  public readonly loginServer?: string;
+  private readonly urnName: string;
+  private readonly headscaleRun?: { connection: remote.CommandArgs['connection']; run: string; cli: string; hash: string; after: pulumi.Resource };
   /** Auth keys by node name (secret Outputs). */
   public readonly authKeys: Readonly<Record<string, pulumi.Output<string>>>;
   /** Tags by node name. */
@@ -66,6 +123,7 @@ export class Tailnet extends pulumi.ComponentResource {
 
   constructor(name: string, args: TailnetArgs, opts?: pulumi.ComponentResourceOptions) {
     super('fudbuddy:tailnet:Tailnet', name, {}, opts);
+    this.urnName = name;
     const names = new Set<string>();
     for (const n of args.nodes) {
       if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(n.name)) {
@@ -82,24 +140,84 @@ export class Tailnet extends pulumi.ComponentResource {
       throw new Error('tailnet.monitoring must be set when a node has role monitoring (which ports may it scrape?)');
     }
 
-    this.policy = buildTailnetPolicy({
+    const policyArgs = {
       admins: args.admins,
       gpuTag: args.gpuTag,
       edgeTag: args.edgeTag,
       apiPort: args.apiPort,
-      funnel: args.funnel,
       monitoring: args.monitoring,
       serveClients: args.serveClients,
-    });
+      servePort: args.servePort,
+    };
+    if (args.headscale && args.funnel) throw new Error('tailnet.funnel: Headscale has no Funnel (private exposure only)');
+    this.policy = args.headscale ? buildHeadscalePolicy(policyArgs) : buildTailnetPolicy({ ...policyArgs, funnel: args.funnel });
     // Fail at preview, with the failing case named, instead of at Tailscale's API during `up`.
     const failures = checkPolicy(this.policy);
     if (failures.length > 0) throw new Error(`tailnet policy fails its own tests:\n${failures.join('\n')}`);
 
-    this.acl = new tailscale.Acl(
-      `${name}-acl`,
-      { acl: renderTailnetPolicy(this.policy), overwriteExistingContent: args.overwriteExistingPolicy ?? false },
-      { parent: this },
-    );
+    let mintKey: (node: string, nodeTags: string[]) => pulumi.Output<string>;
+    if (args.headscale) {
+      const hs = args.headscale;
+      const c = hs.connection;
+      const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
+      const run = c.user === 'root' ? '' : 'sudo -n ';
+      const cli = hs.cli ?? HEADSCALE_CLI_DEFAULT;
+      const { dir, hash } = stageHeadscaleScripts();
+      const stage = `/var/tmp/fudbuddy-headscale-stage-${hash.slice(0, 16)}`;
+      const copy = new remote.CopyToRemote(`${name}-headscale-scripts`, { connection, source: new pulumi.asset.FileArchive(dir), remotePath: stage, triggers: [hash] }, { parent: this });
+      const install = new remote.Command(
+        `${name}-headscale-install-scripts`,
+        { connection, create: `${run}bash ${stage}/install-scripts.sh ${stage} ${BIN}`, triggers: [hash] },
+        { parent: this, dependsOn: [copy] },
+      );
+      // The policy without its tests first: Headscale evaluates tests against existing nodes, and none joined yet.
+      const bootstrap = renderTailnetPolicy({ ...this.policy, tests: [] });
+      this.acl = new remote.Command(
+        `${name}-headscale-policy-base`,
+        { connection, create: `${run}${BIN}/headscale-policy.sh --cli ${cli}`, stdin: bootstrap, triggers: [sha256(bootstrap), hash] },
+        { parent: this, dependsOn: [install] },
+      );
+      this.loginServer = hs.loginServer;
+      this.headscaleRun = { connection, run, cli, hash, after: this.acl };
+      mintKey = (node, nodeTags) => {
+        const cmd = new remote.Command(
+          `${name}-key-${node}`,
+          {
+            connection,
+            create: `${run}${BIN}/headscale-key.sh ${headscaleKeyScriptArgs(nodeTags, expiry, cli).join(' ')}`,
+            // A new key for new tags (the host then re-authenticates with it); stdout is the key: never logged.
+            triggers: [nodeTags.join(','), expiry, hash],
+            logging: 'stderr',
+          },
+          { parent: this, dependsOn: [this.acl], additionalSecretOutputs: ['stdout'] },
+        );
+        return cmd.stdout.apply((o) => o.trim());
+      };
+    } else {
+      this.acl = new tailscale.Acl(
+        `${name}-acl`,
+        { acl: renderTailnetPolicy(this.policy), overwriteExistingContent: args.overwriteExistingPolicy ?? false },
+        { parent: this },
+      );
+      mintKey = (node, nodeTags) =>
+        new tailscale.TailnetKey(
+          `${name}-key-${node}`,
+          {
+            description: `fudbuddy ${node}`.replace(/[^A-Za-z0-9 ]/g, ' ').slice(0, 50),
+            preauthorized: true,
+            reusable: false,
+            ephemeral: false,
+            expiry,
+            tags: nodeTags,
+            // A key that is used, expired or revoked is replaced on the next `pulumi up --refresh` (the provider
+            // checks validity when it reads the key): a first `up` that failed before the join and is retried
+            // after the expiry gets a fresh key instead of the dead one. The host's join step is idempotent, so
+            // a new key for a joined host re-runs it as a no-op.
+            recreateIfInvalid: 'always',
+          },
+          { parent: this, dependsOn: [this.acl], additionalSecretOutputs: ['key'] },
+        ).key;
+    }
 
     const tagFor = (role: TailnetNodeArgs['role']): string =>
       role === 'gpu'
@@ -117,26 +235,31 @@ export class Tailnet extends pulumi.ComponentResource {
       for (const t of nodeTags) {
         if (!known.includes(t)) throw new Error(`tailnet.nodes: '${node.name}' tag ${t} is not owned in the policy (${known.join(', ')})`);
       }
-      tags[node.name] = [...new Set(nodeTags)];
-      const key = new tailscale.TailnetKey(
-        `${name}-key-${node.name}`,
-        {
-          description: `fudbuddy ${node.name}`.replace(/[^A-Za-z0-9 ]/g, ' ').slice(0, 50),
-          preauthorized: true,
-          reusable: false,
-          ephemeral: false,
-          expiry,
-          tags: tags[node.name],
-          // A used single-use key is "invalid" by design; recreating it would only churn the joins.
-          recreateIfInvalid: 'never',
-        },
-        { parent: this, dependsOn: [this.acl], additionalSecretOutputs: ['key'] },
-      );
-      keys[node.name] = pulumi.secret(key.key);
+      const unique = [...new Set(nodeTags)];
+      tags[node.name] = unique;
+      keys[node.name] = pulumi.secret(mintKey(node.name, unique));
     }
     this.authKeys = keys;
     this.nodeTags = tags;
     this.registerOutputs({ policy: renderTailnetPolicy(this.policy), nodeTags: tags });
+  }
+
+  /**
+   * Headscale: applies the full policy, its `tests` included, once the hosts in `joined` are on the tailnet
+   * (Headscale evaluates the tests against existing nodes and refuses a policy whose tests fail). Tailscale: nothing
+   * to do (the Acl resource already carries the tests); returns undefined.
+   */
+  applyPolicyTests(joined: pulumi.Resource[]): pulumi.Resource | undefined {
+    const hs = this.headscaleRun;
+    if (!hs) return undefined;
+    const full = renderTailnetPolicy(this.policy);
+    return new remote.Command(
+      `${this.urnName}-headscale-policy-full`,
+      { connection: hs.connection, create: `${hs.run}${BIN}/headscale-policy.sh --cli ${hs.cli}`, stdin: full, triggers: [sha256(full), hs.hash] },
+      // Not a child of this component: the hosts depend on the whole Tailnet (its keys), and a child that waits for
+      // the hosts would make that a cycle. It still runs over the same SSH connection, after the bootstrap policy.
+      { dependsOn: [hs.after, ...joined] },
+    );
   }
 
   /** The auth key (secret) for a node declared in `nodes`. */
@@ -158,6 +281,7 @@ export class Tailnet extends pulumi.ComponentResource {
    * exists. GpuHost also reports its own address from the host; this is the control plane's view.
    */
   device(hostname: string, joined: pulumi.Resource): pulumi.Output<{ name: string; addresses: string[] }> {
+    if (this.headscaleRun) throw new Error('tailnet.device: the Tailscale device lookup has no Headscale counterpart (use the host-reported address)');
     return tailscale
       .getDeviceOutput({ hostname, waitFor: '120s' }, { parent: this, dependsOn: [joined] })
       .apply((d) => ({ name: d.name ?? hostname, addresses: d.addresses }));

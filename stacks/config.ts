@@ -6,6 +6,7 @@
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
+import { HEADSCALE_CLI_DEFAULT } from '../components/lib/headscale.js';
 import { edgeRoutingSchema } from './edgeRoutingConfig.js';
 import { DEFAULT_FALLBACK_MODEL, DEFAULT_OPENAI_BASE_URL, WORKER_SETTINGS, type WorkerSettingName } from '../services/edge-worker/src/defaults.js';
 import { HOST_NODE } from '../components/lib/hostNode.js';
@@ -147,13 +148,32 @@ export const monitoringSchema = z
   })
   .strict();
 
+export const headscaleSchema = z
+  .object({
+    loginServer: z.url({ protocol: /^https?$/ }).regex(/^https?:\/\/[A-Za-z0-9.:/_-]+$/, 'an http(s) URL of letters, digits and . : / _ -').describe("Headscale's server_url, what hosts pass as `tailscale up --login-server` (e.g. https://headscale.example.com)"),
+    ...sshTarget,
+    hostKey: z.string().regex(/^(ssh-|ecdsa-)/, 'an OpenSSH public host key line').optional().describe('Pinned SSH host key of the Headscale host (recommended)'),
+    cli: z.string().regex(/^[A-Za-z0-9_./-]+$/, 'a plain command path').default(HEADSCALE_CLI_DEFAULT).describe('The Headscale CLI on that host (run as the SSH user, through sudo unless root)'),
+  })
+  .strict();
+
 /** Non-secret keys. Object-valued keys are set with `pulumi config set --path` or in the stack file. */
 export const stackConfigSchema = z
   .object({
     exposure: z.enum(['private', 'public']).default('private').describe('private: tailnet only (edge node `tailscale serve`); public: Cloudflare Worker + Pages, origin through Tailscale Funnel'),
     environment: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).default('beta').describe('Environment label (Worker ENVIRONMENT, VITE_AI_ENV, resource names)'),
     tailscaleEnabled: bool(true).describe('Join hosts to the tailnet and manage the ACL (false only for the local e2e stack)'),
-    tailnetDnsName: optionalString(z.string().regex(/^([a-z0-9-]+\.)+ts\.net$/, 'the MagicDNS suffix, e.g. tail1234.ts.net')).describe('MagicDNS suffix of the tailnet (Admin console → DNS), e.g. tail1234.ts.net'),
+    controlServer: z
+      .enum(['tailscale', 'headscale'])
+      .default('tailscale')
+      .describe(
+        "tailscale: Tailscale's hosted control plane (policy and keys through the Tailscale provider); headscale: a self-hosted Headscale (policy and keys through its CLI over SSH, see `headscale`). Headscale has no Funnel and no HTTPS certificates: private exposure only, served over plain HTTP inside the tailnet",
+      ),
+    headscale: headscaleSchema.optional().describe('The Headscale server (controlServer: headscale): its URL and the SSH target that runs its CLI'),
+    tailnetPolicyOverwrite: bool(false).describe(
+      "Tailscale only: let the first `pulumi up` replace a tailnet policy that was edited before (the provider's overwriteExistingContent). Our policy replaces the WHOLE tailnet policy: merge your own rules first (docs/runbook.md)",
+    ),
+    tailnetDnsName: optionalString(z.string().regex(DNS_NAME, 'the MagicDNS suffix, e.g. tail1234.ts.net')).describe("MagicDNS suffix of the tailnet (Tailscale: Admin console → DNS, e.g. tail1234.ts.net; Headscale: its dns.base_domain)"),
     tailnetAdmins: z.array(z.email()).default([]).describe('Tailscale login emails that own the tags and may SSH to the hosts (at least one when tailscaleEnabled)'),
     tailnetClients: z
       .array(z.string().regex(SERVE_CLIENT_RE, `must be autogroup:member, ${ADMIN_GROUP} or a Tailscale login email`))

@@ -51,8 +51,8 @@ export const STACK_FILES: StackFileDef[] = [
         logs: false,
         retention: '30d',
         credentialExpiries: [
-          { credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' },
-          { credential: 'cloudflare-api-token', expiresAt: '2027-05-27T00:00:00Z' },
+          { credential: 'tailscale-api-key', expiresAt: '2036-02-25T00:00:00Z' },
+          { credential: 'cloudflare-api-token', expiresAt: '2036-05-27T00:00:00Z' },
           { credential: 'service-token-rotation', expiresAt: '2026-12-27T00:00:00Z' },
         ],
       },

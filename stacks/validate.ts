@@ -105,6 +105,20 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
     monitoring: p.monitoring ?? { enabled: false },
     exposure: p.exposure ?? 'private',
   };
+  const controlServer = p.controlServer ?? 'tailscale';
+  if (s.tailscaleEnabled && controlServer === 'tailscale' && s.tailnetDnsName && !/\.ts\.net$/.test(s.tailnetDnsName)) {
+    issues.push(issue(['tailnetDnsName'], "must be the tailnet's MagicDNS suffix ending in .ts.net (e.g. tail1234.ts.net) with controlServer tailscale"));
+  }
+  if (controlServer === 'headscale') {
+    if (!p.headscale) issues.push(issue(['headscale'], "is required when controlServer is \"headscale\" ({loginServer, address, user}; pulumi config set --path 'fudbuddy:headscale.loginServer' https://headscale.example.com)"));
+    if (s.exposure === 'public') {
+      issues.push(issue(['exposure'], 'must be "private" with controlServer "headscale": Headscale has no Funnel, so the Worker cannot reach the origin (pulumi config set fudbuddy:exposure private)'));
+    }
+    if (!s.tailscaleEnabled) issues.push(issue(['controlServer'], 'is "headscale" but tailscaleEnabled is false: hosts join no tailnet (set controlServer tailscale or tailscaleEnabled true)'));
+    if (p.tailnetPolicyOverwrite) issues.push(issue(['tailnetPolicyOverwrite'], 'is for Tailscale only: Headscale takes the policy with `headscale policy set` (pulumi config rm fudbuddy:tailnetPolicyOverwrite)'));
+  } else if (p.headscale) {
+    issues.push(issue(['headscale'], 'is set but controlServer is "tailscale" (pulumi config set fudbuddy:controlServer headscale, or pulumi config rm fudbuddy:headscale)'));
+  }
   if (s.tailscaleEnabled && !s.tailnetDnsName) {
     issues.push(issue(['tailnetDnsName'], 'is required when tailscaleEnabled is true (MagicDNS suffix, e.g. tail1234.ts.net)'));
   }

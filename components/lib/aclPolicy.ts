@@ -31,8 +31,8 @@ export const SERVE_CLIENT_RE = /^(autogroup:member|group:fudbuddy-admins|[^\s@:]
 
 export interface TailnetPolicyArgs {
   /**
-   * Admin identities (Tailscale login emails, e.g. `alice@example.com`). They own the tags, get SSH (22 and
-   * Tailscale SSH) to every node, and nothing else. At least one: the policy tests use the first as a source.
+   * Admin identities (Tailscale login emails, e.g. `alice@example.com`). They own the tags, get OpenSSH (tcp:22)
+   * to every node, and nothing else. At least one: the policy tests use the first as a source.
    */
   admins: string[];
   /** Tag of inference hosts. Default `tag:gpu`. */
@@ -51,18 +51,14 @@ export interface TailnetPolicyArgs {
    * grant: Funnel traffic arrives from Tailscale's ingress servers, not from tailnet sources).
    */
   serveClients?: string[];
+  /** The edge's serve port: SERVE_PORT (HTTPS) by default; Headscale serves plain HTTP (HEADSCALE_EDGE_HTTP_PORT). */
+  servePort?: number;
 }
 
 export interface PolicyGrant {
   src: string[];
   dst: string[];
   ip: string[];
-}
-export interface PolicySshRule {
-  action: 'accept' | 'check';
-  src: string[];
-  dst: string[];
-  users: string[];
 }
 export interface PolicyTest {
   src: string;
@@ -74,7 +70,6 @@ export interface TailnetPolicy {
   groups: Record<string, string[]>;
   tagOwners: Record<string, string[]>;
   grants: PolicyGrant[];
-  ssh: PolicySshRule[];
   nodeAttrs: { target: string[]; attr: string[] }[];
   tests: PolicyTest[];
 }
@@ -98,6 +93,8 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
   }
   if (gpu === edge) throw new Error('tailnet.edgeTag must differ from tailnet.gpuTag');
   checkPort(apiPort, 'tailnet.apiPort');
+  const servePort = args.servePort ?? SERVE_PORT;
+  checkPort(servePort, 'tailnet.servePort');
   if (apiPort === MODEL_PORT) throw new Error(`tailnet.apiPort must not be ${MODEL_PORT} (vLLM is never exposed)`);
   if (args.admins.length === 0) throw new Error('tailnet.admins: at least one admin login (email) is required');
   for (const a of args.admins) {
@@ -127,7 +124,7 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
       src: args.admins[0]!,
       accept: [`${gpu}:22`, `${edge}:22`],
       // Without serve clients nobody on the tailnet reaches the edge's HTTPS port (public mode: Funnel only).
-      deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, ...(args.serveClients ? [] : [`${edge}:${SERVE_PORT}`])],
+      deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, ...(args.serveClients ? [] : [`${edge}:${servePort}`])],
     },
     { src: gpu, deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`, `${edge}:22`] },
   ];
@@ -135,10 +132,10 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
   if (args.serveClients) {
     // Private exposure: tailnet users call the API through the edge's `tailscale serve` (HTTPS on the tailnet
     // address); the edge's proxy, not the user, reaches tag:gpu:8001.
-    grants.push({ src: [...args.serveClients], dst: [edge], ip: [`tcp:${SERVE_PORT}`] });
+    grants.push({ src: [...args.serveClients], dst: [edge], ip: [`tcp:${servePort}`] });
     // A concrete identity for the test: a listed login, else the first admin (a member, and in the admin group).
     const client = args.serveClients.find((c) => c.includes('@')) ?? args.admins[0]!;
-    tests.push({ src: client, accept: [`${edge}:${SERVE_PORT}`], deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`] });
+    tests.push({ src: client, accept: [`${edge}:${servePort}`], deny: [`${gpu}:${apiPort}`, `${gpu}:${MODEL_PORT}`] });
   }
 
   if (args.monitoring) {
@@ -184,10 +181,9 @@ export function buildTailnetPolicy(args: TailnetPolicyArgs): TailnetPolicy {
   return {
     groups: { [ADMIN_GROUP]: [...args.admins] },
     tagOwners,
+    // No `ssh` section: hosts never run `tailscale up --ssh` (Pulumi and admins use the hosts' OpenSSH with pinned
+    // host keys, over the tcp:22 grant above), so Tailscale SSH rules would promise access that is not there.
     grants,
-    ssh: [
-      { action: 'check', src: [ADMIN_GROUP], dst: [gpu, edge], users: ['autogroup:nonroot', 'root'] },
-    ],
     nodeAttrs: args.funnel === false ? [] : [{ target: [edge], attr: ['funnel'] }],
     tests,
   };

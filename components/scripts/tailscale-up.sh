@@ -1,46 +1,85 @@
 #!/usr/bin/env bash
-# tailscale-up.sh --hostname NAME --advertise-tags TAG[,TAG] [EXTRA_FLAG...]   < auth key
-# Joins the tailnet once. The auth key comes on stdin and reaches `tailscale up` as --auth-key=file:PATH
-# (a 0600 file on tmpfs, removed afterwards): never in argv, logs or output. A node that is already up with
-# this hostname and these tags is left alone (the single-use key is not needed again).
+# tailscale-up.sh --hostname NAME --advertise-tags TAG[,TAG] [--login-server[=]URL] [EXTRA_FLAG...]   < auth key
+# Joins the tailnet, or brings an existing node to the wanted hostname, tags and control server. The auth key comes
+# on stdin and reaches `tailscale up` as --auth-key=file:PATH (a 0600 file on tmpfs, removed afterwards): never in
+# argv, logs or output. A node that is already up with this hostname, these tags and this control server is left
+# alone (the single-use key is not needed again).
+#   --login-server URL   a self-hosted control server (Headscale). Headscale refuses a pre-auth key combined with
+#                        --advertise-tags (the key's own tags apply), so the tags are then only compared, not sent.
+# A node that is already logged in is re-authenticated (--force-reauth) when its tags or control server differ:
+# `tailscale up` with an auth key skips the login on a node that has a node key, so new tags would never apply.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
-hostname='' tags=''
+hostname='' tags='' login_server=''
 extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --hostname) hostname=$2; shift 2 ;;
     --advertise-tags) tags=$2; shift 2 ;;
+    --login-server) login_server=$2; shift 2 ;;
+    --login-server=*) login_server=${1#*=}; shift ;;
     --*) extra+=("$1"); shift ;;
     *) die "tailscale-up.sh: unexpected argument" ;;
   esac
 done
 [[ $hostname =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "hostname '$hostname' is not a valid tailnet hostname"
-[ -n "$tags" ] || die "--advertise-tags is required (the key is tagged; tags must match)"
+[[ $tags =~ ^tag:[a-z0-9-]+(,tag:[a-z0-9-]+)*$ ]] || die "--advertise-tags must be tag:name[,tag:name] (the key is tagged; tags must match)"
+[[ -z $login_server || $login_server =~ ^https?://[A-Za-z0-9.:/_-]+$ ]] || die "--login-server '$login_server' is not an http(s) URL"
 
 keydir=/run/fudbuddy
 install -d -m 0700 "$keydir"
 keyfile=$(mktemp "$keydir/tskey.XXXXXX")
-trap 'rm -f "$keyfile"' EXIT
+errfile=$(mktemp "$keydir/tserr.XXXXXX")
+trap 'rm -f "$keyfile" "$errfile"' EXIT
 chmod 0600 "$keyfile"
 cat > "$keyfile"
 
+# "<BackendState> <HostName> <sorted tags> <HaveNodeKey 0|1>" (HaveNodeKey: the CLI's own test for "logged in before")
 state=$(tailscale status --json 2>/dev/null || true)
-backend=$(printf '%s' "$state" | python3 -c 'import json,sys
+current=$(printf '%s' "$state" | python3 -c 'import json,sys
 try: d=json.load(sys.stdin)
 except Exception: d={}
 s=d.get("Self") or {}
-print(d.get("BackendState",""), s.get("HostName",""), ",".join(sorted(s.get("Tags") or [])))' 2>/dev/null || echo '')
+print(d.get("BackendState","") or "-", s.get("HostName","") or "-", ",".join(sorted(s.get("Tags") or [])) or "-",
+      1 if d.get("HaveNodeKey") else 0)' 2>/dev/null || echo '- - - 0')
+read -r backend have_host have_tags have_key <<< "$current"
+# The control server the node is on; the CLI's own default (Tailscale's) when it does not say.
+have_server=$(tailscale debug prefs 2>/dev/null | python3 -c 'import json,sys
+try: print(json.load(sys.stdin).get("ControlURL",""))
+except Exception: print("")' 2>/dev/null || true)
 want_tags=$(tr ',' '\n' <<< "$tags" | sort | paste -sd, -)
-if [ "$backend" = "Running $hostname $want_tags" ]; then
+server_ok=1
+if [ -n "$login_server" ] && [ "${have_server%/}" != "${login_server%/}" ]; then server_ok=0; fi
+if [ -z "$login_server" ] && [ -n "$have_server" ] && [[ $have_server != *tailscale.com* ]]; then server_ok=0; fi
+
+if [ "$backend $have_host $have_tags" = "Running $hostname $want_tags" ] && [ $server_ok = 1 ]; then
   ok "tailscale up as $hostname ($want_tags)"
   finish
   exit 0
 fi
-[ -s "$keyfile" ] || die "node is not joined and no auth key came on stdin (tailscale.authKey)"
-tailscale up --auth-key="file:$keyfile" --hostname="$hostname" --advertise-tags="$tags" "${extra[@]}" >/dev/null 2>&1 \
-  || die "tailscale up failed: the key may be expired or used (run pulumi up again to mint a new one), or its tags differ from $tags"
-changed "joined the tailnet as $hostname ($tags)"
+[ -s "$keyfile" ] || die "node is not joined as $hostname ($want_tags) and no auth key came on stdin (tailnet key output)"
+
+# --reset: these flags are the whole truth (no "mention all non-default flags" refusal after a change);
+# --timeout: a refused key ends the command instead of waiting for an interactive login forever.
+args=(up --reset --auth-key="file:$keyfile" --hostname="$hostname" --timeout=120s)
+if [ -n "$login_server" ]; then args+=(--login-server="$login_server"); else args+=(--advertise-tags="$tags"); fi
+why='joined the tailnet'
+if [ "$have_key" = 1 ]; then
+  args+=(--force-reauth)
+  why="re-authenticated (was ${have_host} ${have_tags}$([ $server_ok = 1 ] || echo " on ${have_server:-?}"))"
+fi
+if ! tailscale "${args[@]}" "${extra[@]}" >/dev/null 2>"$errfile"; then
+  # The CLI's message names the cause (e.g. "invalid key: ...", "key expired"); it never contains the key itself,
+  # which only ever was in the file. Strip anything token-shaped all the same before echoing it.
+  reason=$(sed -E 's/(tskey|hskey)-[A-Za-z0-9_-]+/<key>/g; s/[0-9a-f]{40,}/<key>/g' "$errfile" | grep -v '^\s*$' | tail -n 3 | tr '\n' ' ')
+  case $reason in
+    *[Ii]nvalid*key*|*[Ee]xpired*|*not\ valid*|*already\ used*|*[Aa]uth*key*)
+      die "tailscale up refused the auth key for $hostname ($want_tags): it is used, expired or revoked ($reason). A new key is minted by the next \`pulumi up --refresh\` (docs/runbook.md, 'A host did not join')" ;;
+    *)
+      die "tailscale up failed for $hostname ($want_tags): ${reason:-no message}. The key may be expired or used (a new one is minted by \`pulumi up --refresh\`), or its tags differ from $tags" ;;
+  esac
+fi
+changed "$why as $hostname ($want_tags)"
 finish

@@ -367,7 +367,7 @@ describe('Tailnet under mocks (Tailscale API mocked)', () => {
     const keys = resources.filter((r) => r.type === 'tailscale:index/tailnetKey:TailnetKey');
     expect(keys.map((k) => k.name).sort()).toEqual(['tn-key-edge', 'tn-key-gpu-1', 'tn-key-gpu-2', 'tn-key-gpu-edge']);
     for (const k of keys) {
-      expect(k.inputs).toMatchObject({ preauthorized: true, reusable: false, ephemeral: false, expiry: 3600, recreateIfInvalid: 'never' });
+      expect(k.inputs).toMatchObject({ preauthorized: true, reusable: false, ephemeral: false, expiry: 3600, recreateIfInvalid: 'always' });
       expect(deps.get(k.name)).toEqual(['tn-acl']);
     }
     expect(byName('tn-key-edge').inputs.tags).toEqual(['tag:edge']);

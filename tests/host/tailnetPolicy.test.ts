@@ -16,11 +16,13 @@ const privateServe = buildTailnetPolicy({ admins: ['alice@example.com'], funnel:
 const withLogs = buildTailnetPolicy({ admins: ['alice@example.com'], monitoring: { gpuPorts: [9100, 9402], logsFromGpuPorts: [3100] } });
 
 describe('tailnet policy', () => {
-  it('has tag owners, the edge→gpu:8001 grant, admin SSH, Funnel for the edge, and tests', () => {
+  it('has tag owners, the edge→gpu:8001 grant, admin OpenSSH (tcp:22), Funnel for the edge, and tests', () => {
     expect(base.tagOwners).toEqual({ 'tag:gpu': [ADMIN_GROUP], 'tag:edge': [ADMIN_GROUP] });
     expect(base.groups[ADMIN_GROUP]).toEqual(['alice@example.com', 'bob@example.com']);
     expect(base.grants).toContainEqual({ src: ['tag:edge'], dst: ['tag:gpu'], ip: ['tcp:8001'] });
-    expect(base.ssh[0]).toMatchObject({ src: [ADMIN_GROUP], dst: ['tag:gpu', 'tag:edge'] });
+    expect(base.grants).toContainEqual({ src: [ADMIN_GROUP], dst: ['tag:gpu', 'tag:edge'], ip: ['tcp:22'] });
+    // Hosts never run `tailscale up --ssh`: no Tailscale SSH rules that would promise access that is not there.
+    expect(base).not.toHaveProperty('ssh');
     expect(base.nodeAttrs).toEqual([{ target: ['tag:edge'], attr: ['funnel'] }]);
     expect(base.tests.length).toBeGreaterThanOrEqual(3);
     expect(base.tests.some((t) => t.accept?.length) && base.tests.some((t) => t.deny?.length)).toBe(true);

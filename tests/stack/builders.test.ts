@@ -76,6 +76,10 @@ describe('edge node builders', () => {
   it('uses the current tailscale serve/funnel syntax, always to the loopback proxy', () => {
     expect(serveCommand('funnel')).toEqual(['tailscale', 'funnel', '--bg', '--yes', '--https=443', 'http://127.0.0.1:8080']);
     expect(serveCommand('serve')[1]).toBe('serve');
+    // Headscale issues no certificates: plain HTTP serve on :80 (tests/tailnet runs this argv for real); never Funnel.
+    expect(serveCommand('serve', 'http')).toEqual(['tailscale', 'serve', '--bg', '--yes', '--http=80', 'http://127.0.0.1:8080']);
+    expect(() => serveCommand('funnel', 'http')).toThrow(/Funnel serves HTTPS only/);
+    expect(buildEdgeProxyScript('serve', 'http')).toContain('want="serve http:80 http://127.0.0.1:8080"');
   });
 
   it('generates edge scripts that pass bash -n and shellcheck, and turn the other mode off', () => {

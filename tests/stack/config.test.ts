@@ -113,7 +113,7 @@ describe('stack config (pure parser)', () => {
 
   it('monitoring.credentialExpiries: RFC 3339 timestamps with credential names, errors name the entry', () => {
     const creds = [
-      { credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' },
+      { credential: 'tailscale-api-key', expiresAt: '2036-02-25T00:00:00Z' },
       { credential: 'cloudflare-api-token', expiresAt: '2027-05-27T00:00:00+02:00' },
       { credential: 'service-token-rotation', expiresAt: '2026-12-27T00:00:00Z' },
     ];

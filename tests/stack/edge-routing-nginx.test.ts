@@ -31,6 +31,10 @@ function handler(h: Host) {
         return;
       }
       res.setHeader('x-host', h.name);
+      if (req.url === '/own-502') {
+        res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'upstream_error', host: h.name } }));
+        return;
+      }
       if (req.url === '/hold') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('data: held\n\n');
@@ -239,7 +243,7 @@ describe('session-affine edge routing in real nginx (loopback stand-ins for the 
       await nginx.reload(site());
     }
   });
-  it('never replays a POST that reached a host; a GET that failed the same way moves on', async () => {
+  it('never replays a POST that reached a host (nginx answers JSON 502, a host’s own 502 passes through); a GET that failed the same way moves on', async () => {
     const s = sessions[2]!;
     const home = await homeOf(s, 1);
     const post = await send(s, { path: '/crash' });
@@ -250,6 +254,11 @@ describe('session-affine edge routing in real nginx (loopback stand-ins for the 
     expect(post.res.headers.get('retry-after')).toBe('2');
     const postSeenBy = hosts.filter((h) => h.seen.includes(post.id)).map((h) => h.name);
     expect(postSeenBy).toEqual([home]);
+    // A host's own 502 passes through untouched (only nginx's own errors become the edge's JSON), and is not retried.
+    const own = await send(s, { path: '/own-502' });
+    expect(own.status).toBe(502);
+    expect(await own.res.json()).toEqual({ error: { code: 'upstream_error', host: home } });
+    expect(hosts.filter((h) => h.seen.includes(own.id)).map((h) => h.name)).toEqual([home]);
     // The contrast that shows the rule is nginx's non-idempotent one, not "no retries at all".
     const get = await send(s, { path: '/crash', method: 'GET' });
     const getSeenBy = hosts.filter((h) => h.seen.includes(get.id)).map((h) => h.name);

@@ -12,7 +12,7 @@ beforeAll(async () => {
     ...privateValues(),
     edgeRouting: { sessionConcurrency: 6, drain: ['gpu2'] },
     tailnetClients: ['carol@example.com', 'group:fudbuddy-admins'],
-    monitoring: { logs: true, credentialExpiries: [{ credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' }] },
+    monitoring: { logs: true, credentialExpiries: [{ credential: 'tailscale-api-key', expiresAt: '2036-02-25T00:00:00Z' }] },
   };
   run = await runProgram(values, { stack: 'private', extraConfig: { 'tailscale:apiKey': MARK.tailscaleApiKey } });
 }, 60_000);
@@ -73,7 +73,7 @@ describe('private stack (mock engine)', () => {
     expect(gpu2).toContain("export LOGS='1'");
     expect(gpu2).toMatch(/export LOKI_PUSH_URL='http:\/\/100\.64\.0\.\d+:3100\/loki\/api\/v1\/push'/);
     const server = payloadFiles(String(unwrap(one(run, 'command:remote:Command', 'monitoring-server').inputs.stdin)));
-    expect(server['credentials.prom']).toContain('credential="tailscale-api-key"} 1803513600');
+    expect(server['credentials.prom']).toContain(`credential="tailscale-api-key"} ${Date.parse('2036-02-25T00:00:00Z') / 1000}`);
     // The edge is probed where users' requests go through it (its loopback nginx), not at its own serve URL,
     // which Prometheus on the same box cannot reach through serve.
     const prom = server['prometheus.yml']!;

@@ -7,8 +7,8 @@ import { aclOf, byType, isSecretEnvelope, isSecretOutput, one, payloadFiles, pla
 
 /** Credentials to alert on before they expire (as in Pulumi.beta.yaml). */
 const CREDENTIALS = [
-  { credential: 'tailscale-api-key', expiresAt: '2027-02-25T00:00:00Z' },
-  { credential: 'cloudflare-api-token', expiresAt: '2027-05-27T00:00:00Z' },
+  { credential: 'tailscale-api-key', expiresAt: '2036-02-25T00:00:00Z' },
+  { credential: 'cloudflare-api-token', expiresAt: '2036-05-27T00:00:00Z' },
   { credential: 'service-token-rotation', expiresAt: '2026-12-27T00:00:00Z' },
 ];
 

@@ -1,0 +1,48 @@
+// Headscale as the tailnet's control server: what differs from Tailscale's hosted control plane, as pure builders.
+// Read in Headscale v0.29.3's source (hscontrol/policy/v2, hscontrol/state, cmd/headscale/cli) and checked against
+// the real server in tests/tailnet:
+// - the `funnel` node attribute is rejected (Headscale has no Funnel), so the policy carries none;
+// - a policy's `tests` are evaluated against the nodes that exist ("destination resolved to no IP addresses"
+//   otherwise), and `policy set` runs them too: the policy is applied once without tests before the keys are minted
+//   and the hosts join, and in full (tests included) once they joined;
+// - a pre-auth key is refused together with `--advertise-tags` (the key's own tags apply), so hosts join with a
+//   tagged key and no --advertise-tags;
+// - there are no HTTPS certificates (`tailscale serve --https` fails), so the edge serves plain HTTP on the
+//   tailnet (WireGuard encrypts it end to end): EDGE_HTTP_PORT.
+import { buildTailnetPolicy, renderTailnetPolicy, type TailnetPolicy, type TailnetPolicyArgs } from './aclPolicy.js';
+
+/** The port the edge node serves the API on over a Headscale tailnet (`tailscale serve --http`). */
+export const HEADSCALE_EDGE_HTTP_PORT = 80;
+
+/** Headscale's CLI on the control server's host, as its packages install it. */
+export const HEADSCALE_CLI_DEFAULT = 'headscale';
+
+export interface HeadscalePolicyOptions {
+  /** Include the policy's `tests` (default true). False for the bootstrap before any host joined. */
+  withTests?: boolean;
+}
+
+/** The policy document Headscale gets: ours without Funnel (and, for the bootstrap, without tests). */
+export function buildHeadscalePolicy(args: Omit<TailnetPolicyArgs, 'funnel'>, opts: HeadscalePolicyOptions = {}): TailnetPolicy {
+  const policy = buildTailnetPolicy({ ...args, funnel: false });
+  return opts.withTests === false ? { ...policy, tests: [] } : policy;
+}
+
+/** The rendered policy text for `headscale policy set` / `policy check`. */
+export function headscalePolicy(args: Omit<TailnetPolicyArgs, 'funnel'>, opts: HeadscalePolicyOptions = {}): string {
+  return renderTailnetPolicy(buildHeadscalePolicy(args, opts));
+}
+
+/** Headscale's duration format for --expiration (Prometheus style): whole seconds. */
+export function headscaleExpiry(seconds: number): string {
+  if (!Number.isInteger(seconds) || seconds <= 0) throw new Error(`headscale key expiry: ${seconds} is not a positive number of seconds`);
+  return `${seconds}s`;
+}
+
+/** Arguments of components/scripts/headscale-key.sh: a single-use, pre-authorised, tags-only key. */
+export function headscaleKeyScriptArgs(tags: string[], expirySeconds: number, cli = HEADSCALE_CLI_DEFAULT): string[] {
+  if (tags.length === 0) throw new Error('headscale key: a node key needs at least one tag');
+  for (const t of tags) if (!/^tag:[a-z0-9][a-z0-9-]*$/.test(t)) throw new Error(`headscale key: '${t}' is not a tag`);
+  if (!/^[A-Za-z0-9_./-]+$/.test(cli)) throw new Error(`tailnet.headscale.cli: '${cli}' is not a plain command path`);
+  return ['--tags', [...new Set(tags)].sort().join(','), '--expiration', headscaleExpiry(expirySeconds), '--cli', cli];
+}
