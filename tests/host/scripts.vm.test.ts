@@ -217,21 +217,6 @@ describe('host scripts under real systemd in a qemu VM, as ubuntu via sudo (mode
     for (const s of [API_TOKEN, STUB_KEY]) expect(ps).not.toContain(s);
   }, 1_200_000);
 
-  it('the old filter (@system-service without @pkey) is what kills Node: status=31/SYS (regression proof)', async () => {
-    const unit = [
-      '[Service]',
-      'Type=oneshot',
-      `ExecStart=/usr/bin/node -e "console.log('node ran')"`,
-      'SystemCallFilter=@system-service',
-      'SystemCallArchitectures=native',
-    ].join('\n');
-    await vm.ssh('sudo -n tee /run/systemd/system/fud-pkey-probe.service >/dev/null && sudo -n systemctl daemon-reload', { stdin: `${unit}\n` });
-    const r = await vm.ssh('sudo -n systemctl start fud-pkey-probe.service');
-    expect(r.code).not.toBe(0);
-    expect(await unitProp('fud-pkey-probe.service', 'ExecMainStatus')).toBe('31');
-    await vm.ssh('sudo -n rm /run/systemd/system/fud-pkey-probe.service && sudo -n systemctl daemon-reload && sudo -n systemctl reset-failed');
-  }, 300_000);
-
   it('a prompt change reloads the API (SIGHUP, same PID and invocation)', async () => {
     const pid = await unitProp(API_UNIT, 'MainPID');
     const inv = await unitProp(API_UNIT, 'InvocationID');

@@ -19,6 +19,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { HOST_NODE } from '../../components/lib/hostNode.js';
 
 const execFileAsync = promisify(execFile);
 export const VM_SCRIPT = fileURLToPath(new URL('../../scripts/vm.sh', import.meta.url));
@@ -94,9 +95,9 @@ export async function ensureVmImage(): Promise<string> {
   return stdout.trim();
 }
 
-/** The Node version pre-placed on the VMs (the hosts' LTS line; one constant, in scripts/vm.sh). */
+/** The Node version pre-placed on the VMs: the hosts' Node (HOST_NODE of components/lib/hostNode.ts). */
 export function vmNodeVersion(): string {
-  return execFileSync('bash', [VM_SCRIPT, 'node-version'], { encoding: 'utf8' }).trim();
+  return HOST_NODE.version;
 }
 
 function run(args: string[], stdin: string | undefined, timeoutMs: number): Promise<SshResult> {
