@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALL_MARKERS, MARK, publicValues } from './fixtures.js';
 import { checkPolicy, isAllowed } from '../../components/lib/policyCheck.js';
+import { WORKER_COMPATIBILITY_DATE } from '../../components/lib/workerBindings.js';
 import { aclOf, byType, isSecretEnvelope, isSecretOutput, one, payloadFiles, plainText, runProgram, unwrap, type ProgramRun } from './harness.js';
 
 /** Credentials to alert on before they expire (as in Pulumi.beta.yaml). */
@@ -84,7 +85,7 @@ describe('public stack (mock engine)', () => {
     expect(binding('QUOTA')).toMatchObject({ type: 'durable_object_namespace', className: 'QuotaCounter' });
     expect(binding('STATS')).toMatchObject({ type: 'durable_object_namespace', className: 'EdgeStats' });
     const script = one(run, 'cloudflare:index/workersScript:WorkersScript');
-    expect(script.inputs).toMatchObject({ mainModule: 'worker.js', compatibilityDate: '2026-04-01', scriptName: 'fudbuddy-api-beta' });
+    expect(script.inputs).toMatchObject({ mainModule: 'worker.js', compatibilityDate: WORKER_COMPATIBILITY_DATE, scriptName: 'fudbuddy-api-beta' });
     // Before a first deploy (no edgeWorkerMigrationTag output yet) the upload carries every migration step.
     expect(script.inputs.migrations).toEqual({ newTag: 'v1', steps: [{ newSqliteClasses: ['QuotaCounter', 'EdgeStats'] }] });
     expect(script.inputs.force).toBe(true);
