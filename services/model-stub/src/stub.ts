@@ -3,57 +3,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createStubMetrics } from './metrics.js';
-import { createPrefixCacheSim, renderConversation, type PrefixCacheSimOptions } from './prefixCacheSim.js';
+import { createPrefixCacheSim, renderConversation } from './prefixCacheSim.js';
 import { estimateTokens, tokens } from './tokens.js';
+import { errorBody, readBody, sendJson, sleep, textOf } from './wire.js';
 
 export const STUB_MODES = ['ok', 'down', 'slow', 'error500', 'cut'] as const;
 export type StubMode = (typeof STUB_MODES)[number];
 export const isStubMode = (v: unknown): v is StubMode => typeof v === 'string' && (STUB_MODES as readonly string[]).includes(v);
 
-export interface StubOptions {
-  host?: string;
-  port?: number;
-  model?: string;
-  /** Tokens per second while generating; 0 = emit every token at once. */
-  tokensPerSec?: number;
-  /** Tokens per reply unless max_tokens asks for fewer. */
-  completionTokens?: number;
-  mode?: StubMode;
-  apiKey?: string;
-  /** `slow` mode: delay before the first token (and before a non-streamed reply). */
-  slowMs?: number;
-  /** `cut` mode: tokens sent before the connection is destroyed. */
-  cutAfterTokens?: number;
-  /** SIMULATION of vLLM's prefix cache (prefixCacheSim.ts): TTFT grows with uncached prompt tokens. Off when unset. */
-  prefixCacheSim?: PrefixCacheSimOptions;
-}
-
-export interface StubStats {
-  /** POST /v1/chat/completions received. */
-  requests: number;
-  /** Generating right now. */
-  active: number;
-  /** Replies finished normally. */
-  completed: number;
-  /** Connections the client closed before the reply finished (abort propagation). */
-  clientAborts: number;
-  /** Time (ms since epoch) of the last client abort. */
-  lastClientAbortAt: number | null;
-  /** Last request bodies (newest last, at most 50). */
-  bodies: unknown[];
-  /** Authorization header of the last request ("" when absent); in-process only, never served by /__stub/stats. */
-  lastAuthorization: string;
-}
-
-export interface StubHandle {
-  url: string;
-  baseURL: string;
-  port: number;
-  close(): Promise<void>;
-  setMode(mode: StubMode): void;
-  stats(): StubStats;
-  resetStats(): void;
-}
+export type { StubHandle, StubOptions, StubStats } from './stub-types.js';
+import type { StubHandle, StubOptions, StubStats } from './stub-types.js';
 
 type Json = Record<string, unknown>;
 
@@ -66,36 +25,6 @@ const freshStats = (): StubStats => ({
   bodies: [],
   lastAuthorization: '',
 });
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra });
-  res.end(text);
-}
-
-const errorBody = (message: string, type: string, code: string | null = null) => ({ error: { message, type, code, param: null } });
-
-function readBody(req: http.IncomingMessage, limit = 10 * 1024 * 1024): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (b: Buffer) => {
-      size += b.length;
-      if (size > limit) reject(new Error('body too large'));
-      else parts.push(b);
-    });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p) => (p && typeof p === 'object' && 'text' in p ? String((p as Json).text) : '')).join('');
-  return '';
-}
 
 export async function startStub(opts: StubOptions = {}): Promise<StubHandle> {
   const model = opts.model ?? 'fudbuddy';
