@@ -3,8 +3,7 @@
 // only with the service token). When the stack has no edge box, the first GPU host plays this role: then it is
 // already on the tailnet (`tailscale` unset) and only the proxy and serve/funnel are set up.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
@@ -13,6 +12,7 @@ import { hostSteps } from './lib/hostSteps.js';
 import type { SshConnectionArgs } from './lib/hostTypes.js';
 import type { EdgeRouting, EdgeUpstream } from './lib/edgeRouting.js';
 import { asRoot, rootCommand, scriptCommand } from './lib/shell.js';
+import { stageLocalDir } from './lib/stageDir.js';
 import { buildEdgeProxyScript, buildNginxConfig, type EdgeMode, type EdgeScheme } from './lib/serveConfig.js';
 
 const SCRIPTS_DIR = fileURLToPath(new URL('./scripts/', import.meta.url));
@@ -47,36 +47,14 @@ export interface EdgeNodeArgs {
  * The directory is named by the content hash, so the archive's path (which lands in state) is stable across runs.
  */
 export function stagedScripts(mode: EdgeMode, scheme: EdgeScheme = 'https'): { dir: string; hash: string; names: string[] } {
-  const h = createHash('sha256');
   const contents: Record<string, string | Buffer> = {};
   const present = new Set(readdirSync(SCRIPTS_DIR));
   for (const name of SHARED_SCRIPTS) {
     if (!present.has(name)) throw new Error(`edgeNode: components/scripts/${name} is missing`);
     contents[name] = readFileSync(path.join(SCRIPTS_DIR, name));
-    h.update(name).update(contents[name]);
   }
-  const edgeScript = buildEdgeProxyScript(mode, scheme);
-  h.update('edge-proxy.sh').update(edgeScript);
-  contents['edge-proxy.sh'] = edgeScript;
-  const hash = h.digest('hex');
-
-  const dir = path.join(os.tmpdir(), `fudbuddy-edge-stage-${hash.slice(0, 16)}`);
-  if (!existsSync(dir)) {
-    const tmp = `${dir}.${process.pid}.tmp`;
-    mkdirSync(tmp, { recursive: true });
-    for (const [name, body] of Object.entries(contents)) {
-      writeFileSync(path.join(tmp, name), body);
-      chmodSync(path.join(tmp, name), 0o755);
-    }
-    try {
-      renameSync(tmp, dir);
-    } catch (err) {
-      // Another program run staged the same content first: theirs is identical.
-      rmSync(tmp, { recursive: true, force: true });
-      if (!existsSync(dir)) throw err;
-    }
-  }
-  return { dir, hash, names: Object.keys(contents).sort() };
+  contents['edge-proxy.sh'] = buildEdgeProxyScript(mode, scheme);
+  return stageLocalDir('edge', contents);
 }
 
 export class EdgeNode extends pulumi.ComponentResource {

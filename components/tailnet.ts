@@ -4,16 +4,18 @@
 //   Tailscale (default)  tailscale.Acl + tailscale.TailnetKey through the Tailscale provider;
 //   Headscale            its CLI over SSH on the Headscale host (headscale-policy.sh, headscale-key.sh), the way a
 //                        Headscale admin runs it; see components/lib/headscale.ts for what differs.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { remote } from '@pulumi/command';
 import * as tailscale from '@pulumi/tailscale';
 import { sha256 } from './lib/contentHash.js';
 import { buildHeadscalePolicy, headscaleKeyScriptArgs, HEADSCALE_CLI_DEFAULT } from './lib/headscale.js';
 import type { SshConnectionArgs } from './lib/hostTypes.js';
 import { SCRIPTS_DIR } from './lib/scriptsDir.js';
+import { HOST_PATHS } from './lib/hostPaths.js';
+import { hostSteps } from './lib/hostSteps.js';
+import { asRoot } from './lib/shell.js';
+import { stageLocalDir } from './lib/stageDir.js';
 import {
   buildTailnetPolicy,
   DEFAULT_TAGS,
@@ -83,28 +85,11 @@ export interface HeadscaleControlArgs {
 
 /** Scripts the Headscale host runs (installed into /opt/fudbuddy/bin there). */
 const HEADSCALE_SCRIPTS = ['lib.sh', 'install-scripts.sh', 'headscale-policy.sh', 'headscale-key.sh'];
-const BIN = '/opt/fudbuddy/bin';
+const BIN = HOST_PATHS.bin;
 
-/** The Headscale scripts as one local directory named by their hash (the archive path in state stays stable). */
+/** The Headscale scripts as one content-named local directory (the archive path in state stays stable). */
 function stageHeadscaleScripts(): { dir: string; hash: string } {
-  const contents = HEADSCALE_SCRIPTS.map((n) => [n, readFileSync(path.join(SCRIPTS_DIR, n))] as const);
-  const hash = sha256(contents.map(([n, b]) => `${n}:${sha256(b)}`).join('\n'));
-  const dir = path.join(os.tmpdir(), `fudbuddy-headscale-stage-${hash.slice(0, 16)}`);
-  if (!existsSync(dir)) {
-    const tmp = `${dir}.${process.pid}.tmp`;
-    mkdirSync(tmp, { recursive: true });
-    for (const [n, b] of contents) {
-      writeFileSync(path.join(tmp, n), b);
-      chmodSync(path.join(tmp, n), 0o755);
-    }
-    try {
-      renameSync(tmp, dir);
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      if (!existsSync(dir)) throw err;
-    }
-  }
-  return { dir, hash };
+  return stageLocalDir('headscale', Object.fromEntries(HEADSCALE_SCRIPTS.map((n) => [n, readFileSync(path.join(SCRIPTS_DIR, n))])));
 }
 
 export class Tailnet extends pulumi.ComponentResource {
@@ -115,7 +100,7 @@ export class Tailnet extends pulumi.ComponentResource {
   /** `--login-server` for `tailscale up` (Headscale), undefined for Tailscale's control plane. */
   public readonly loginServer?: string;
   private readonly urnName: string;
-  private readonly headscaleRun?: { connection: remote.CommandArgs['connection']; run: string; cli: string; hash: string; after: pulumi.Resource };
+  private readonly headscaleRun?: { connection: SshConnectionArgs; cli: string; key: string; after: pulumi.Resource };
   /** Auth keys by node name (secret Outputs). */
   public readonly authKeys: Readonly<Record<string, pulumi.Output<string>>>;
   /** Tags by node name. */
@@ -159,38 +144,34 @@ export class Tailnet extends pulumi.ComponentResource {
     if (args.headscale) {
       const hs = args.headscale;
       const c = hs.connection;
-      const connection = { host: c.host, port: c.port ?? 22, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey, dialErrorLimit: c.dialErrorLimit };
-      const run = c.user === 'root' ? '' : 'sudo -n ';
+      const h = hostSteps(name, c, this);
       const cli = hs.cli ?? HEADSCALE_CLI_DEFAULT;
       const { dir, hash } = stageHeadscaleScripts();
-      const stage = `/var/tmp/fudbuddy-headscale-stage-${hash.slice(0, 16)}`;
-      const copy = new remote.CopyToRemote(`${name}-headscale-scripts`, { connection, source: new pulumi.asset.FileArchive(dir), remotePath: stage, triggers: [hash] }, { parent: this });
-      const install = new remote.Command(
-        `${name}-headscale-install-scripts`,
-        { connection, create: `${run}bash ${stage}/install-scripts.sh ${stage} ${BIN}`, triggers: [hash] },
-        { parent: this, dependsOn: [copy] },
-      );
+      // Trailing slash: the provider copies the directory's contents into remotePath (install-scripts.sh is there).
+      const scripts = h.stage('headscale', { dir: `${dir}/` }, hash, 'install-scripts.sh', { copyId: 'headscale-scripts' });
+      const install = h.step('headscale-install-scripts', {
+        create: asRoot(c.user, `bash ${scripts.remotePath}/install-scripts.sh ${scripts.remotePath} ${BIN}`),
+        triggers: [scripts.key],
+        dependsOn: [scripts.copy],
+      });
       // The policy without its tests first: Headscale evaluates tests against existing nodes, and none joined yet.
       const bootstrap = renderTailnetPolicy({ ...this.policy, tests: [] });
-      this.acl = new remote.Command(
-        `${name}-headscale-policy-base`,
-        { connection, create: `${run}${BIN}/headscale-policy.sh --cli ${cli}`, stdin: bootstrap, triggers: [sha256(bootstrap), hash] },
-        { parent: this, dependsOn: [install] },
-      );
+      this.acl = h.step('headscale-policy-base', {
+        create: asRoot(c.user, `${BIN}/headscale-policy.sh --cli ${cli}`),
+        stdin: bootstrap,
+        triggers: [sha256(bootstrap), scripts.key],
+        dependsOn: [install],
+      });
       this.loginServer = hs.loginServer;
-      this.headscaleRun = { connection, run, cli, hash, after: this.acl };
+      this.headscaleRun = { connection: c, cli, key: scripts.key, after: this.acl };
       mintKey = (node, nodeTags) => {
-        const cmd = new remote.Command(
-          `${name}-key-${node}`,
-          {
-            connection,
-            create: `${run}${BIN}/headscale-key.sh ${headscaleKeyScriptArgs(nodeTags, expiry, cli).join(' ')}`,
-            // A new key for new tags (the host then re-authenticates with it); stdout is the key: never logged.
-            triggers: [nodeTags.join(','), expiry, hash],
-            logging: 'stderr',
-          },
-          { parent: this, dependsOn: [this.acl], additionalSecretOutputs: ['stdout'] },
-        );
+        // A new key for new tags (the host then re-authenticates with it); stdout is the key: a secret step.
+        const cmd = h.step(`key-${node}`, {
+          create: asRoot(c.user, `${BIN}/headscale-key.sh ${headscaleKeyScriptArgs(nodeTags, expiry, cli).join(' ')}`),
+          triggers: [nodeTags.join(','), expiry, scripts.key],
+          dependsOn: [this.acl],
+          secret: true,
+        });
         return cmd.stdout.apply((o) => o.trim());
       };
     } else {
@@ -253,13 +234,14 @@ export class Tailnet extends pulumi.ComponentResource {
     const hs = this.headscaleRun;
     if (!hs) return undefined;
     const full = renderTailnetPolicy(this.policy);
-    return new remote.Command(
-      `${this.urnName}-headscale-policy-full`,
-      { connection: hs.connection, create: `${hs.run}${BIN}/headscale-policy.sh --cli ${hs.cli}`, stdin: full, triggers: [sha256(full), hs.hash] },
-      // Not a child of this component: the hosts depend on the whole Tailnet (its keys), and a child that waits for
-      // the hosts would make that a cycle. It still runs over the same SSH connection, after the bootstrap policy.
-      { dependsOn: [hs.after, ...joined] },
-    );
+    // Not a child of this component: the hosts depend on the whole Tailnet (its keys), and a child that waits for
+    // the hosts would make that a cycle. It still runs over the same SSH connection, after the bootstrap policy.
+    return hostSteps(this.urnName, hs.connection, undefined).step('headscale-policy-full', {
+      create: asRoot(hs.connection.user, `${BIN}/headscale-policy.sh --cli ${hs.cli}`),
+      stdin: full,
+      triggers: [sha256(full), hs.key],
+      dependsOn: [hs.after, ...joined],
+    });
   }
 
   /** The auth key (secret) for a node declared in `nodes`. */

@@ -75,9 +75,9 @@ export interface Staged {
 }
 
 export interface HostSteps {
-  /** Resource-name prefix (the component's name) and the parent of every step. */
+  /** Resource-name prefix (the component's name) and the parent of every step (none: top-level resources). */
   readonly prefix: string;
-  readonly parent: pulumi.Resource;
+  readonly parent: pulumi.Resource | undefined;
   /** The SSH login user (root, or a user whose commands go through `sudo -n`). */
   readonly user: string;
   readonly connection: types.input.remote.ConnectionArgs;
@@ -97,7 +97,7 @@ export interface HostSteps {
   ): Staged;
 }
 
-export function hostSteps(prefix: string, c: SshConnectionArgs, parent: pulumi.Resource): HostSteps {
+export function hostSteps(prefix: string, c: SshConnectionArgs, parent: pulumi.Resource | undefined): HostSteps {
   const connection = sshConnection(c);
   return {
     prefix,
