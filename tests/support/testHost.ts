@@ -8,11 +8,12 @@
 // Stand-ins (tests/host/standins/) replace only what cannot exist here: systemd as PID 1 (`systemctl`,
 // `systemd-run`),
 // `nvidia-smi`, the `tailscale` CLI (+ `tailscaled`). Without them the host has none of these commands.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { missingTool, scriptedHosts } from './scriptedHosts.js';
 
 const execFileAsync = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,26 +55,10 @@ export interface TestHost {
 /** Why a test host cannot start here, or null. Tests should fail with this message, not skip. */
 export function testHostUnavailableReason(): string | null {
   if (process.getuid?.() !== 0) return 'the SSH test host needs root (network namespaces, mounts)';
-  for (const tool of ['ip', 'unshare', 'ssh', 'ssh-keygen', 'debootstrap']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `the SSH test host needs '${tool}' (apt-get install iproute2 util-linux openssh-client debootstrap)`;
-    }
-  }
-  return null;
+  return missingTool(['ip', 'unshare', 'ssh', 'ssh-keygen', 'debootstrap'], 'the SSH test host', 'iproute2 util-linux openssh-client debootstrap');
 }
 
-const running = new Set<string>();
-process.on('exit', () => {
-  for (const name of running) {
-    try {
-      execFileSync('bash', [TEST_HOST_SCRIPT, 'stop', name], { stdio: 'ignore' });
-    } catch {
-      /* best effort at exit */
-    }
-  }
-});
+const hosts = scriptedHosts(TEST_HOST_SCRIPT);
 
 /** Builds (once, cached) the Debian root. Slow the first time (~2 min): call it from a hook with a long timeout. */
 export async function ensureTestHostRoot(): Promise<string> {
@@ -85,18 +70,9 @@ export async function startTestHost(opts: { name?: string; standins?: Standin[] 
   const reason = testHostUnavailableReason();
   if (reason) throw new Error(reason);
   const name = opts.name ?? `t${randomBytes(4).toString('hex').slice(0, 7)}`;
-  const args = [TEST_HOST_SCRIPT, 'start', name];
+  const args: string[] = [];
   if (opts.standins?.length) args.push('--standins', opts.standins.join(','));
-  running.add(name);
-  let out: string;
-  try {
-    out = (await execFileAsync('bash', args, { maxBuffer: 1 << 20, timeout: 15 * 60_000 })).stdout;
-  } catch (e) {
-    await execFileAsync('bash', [TEST_HOST_SCRIPT, 'stop', name]).catch(() => undefined);
-    running.delete(name);
-    throw new Error(`test host ${name} did not start: ${(e as { stderr?: string }).stderr ?? String(e)}`);
-  }
-  const info = JSON.parse(out.trim().split('\n').pop()!) as {
+  const info = await hosts.start<{
     host: string;
     port: number;
     hostSideAddress: string;
@@ -104,7 +80,7 @@ export async function startTestHost(opts: { name?: string; standins?: Standin[] 
     hostKey: string;
     rootDir: string;
     netns: string;
-  };
+  }>(name, args, 15 * 60_000, 'test host');
   const sshBase = [
     '-i',
     info.privateKeyPath,
@@ -163,8 +139,7 @@ export async function startTestHost(opts: { name?: string; standins?: Standin[] 
       await execFileAsync('scp', [...sshBase, '-P', String(info.port), '-r', '-q', localPath, `root@${info.host}:${remotePath}`]);
     },
     async stop() {
-      await execFileAsync('bash', [TEST_HOST_SCRIPT, 'stop', name]);
-      running.delete(name);
+      await hosts.stop(name);
     },
   };
   return host;

@@ -15,11 +15,12 @@
 // `vm.connection` is a ready-made GpuHostArgs.connection (ubuntu, per-VM key, pinned host key). Every command goes
 // over one SSH ControlMaster per VM; by hand: `ssh -F <vm.sshConfig> vm`. The guest sees this machine as 10.0.2.2
 // (`hostSideAddress`, e.g. for firewall sources).
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { HOST_NODE } from '../../components/lib/hostNode.js';
+import { missingTool, scriptedHosts } from './scriptedHosts.js';
 
 const execFileAsync = promisify(execFile);
 export const VM_SCRIPT = fileURLToPath(new URL('../../scripts/vm.sh', import.meta.url));
@@ -68,26 +69,10 @@ export interface Vm {
 
 /** Why a VM cannot start here, or null. Tests should fail with this message, not skip. */
 export function vmUnavailableReason(): string | null {
-  for (const tool of ['qemu-system-x86_64', 'qemu-img', 'socat', 'ssh', 'ssh-keygen', 'mkfs.ext4']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `test VMs need '${tool}' (apt-get install qemu-system-x86 qemu-utils socat openssh-client e2fsprogs)`;
-    }
-  }
-  return null;
+  return missingTool(['qemu-system-x86_64', 'qemu-img', 'socat', 'ssh', 'ssh-keygen', 'mkfs.ext4'], 'test VMs', 'qemu-system-x86 qemu-utils socat openssh-client e2fsprogs');
 }
 
-const running = new Set<string>();
-process.on('exit', () => {
-  for (const name of running) {
-    try {
-      execFileSync('bash', [VM_SCRIPT, 'stop', name], { stdio: 'ignore' });
-    } catch {
-      /* best effort at exit */
-    }
-  }
-});
+const hosts = scriptedHosts(VM_SCRIPT);
 
 /** Builds (once per recipe, cached) the VM image; slow the first time: call it from a hook with a long timeout. */
 export async function ensureVmImage(): Promise<string> {
@@ -123,26 +108,17 @@ function run(args: string[], stdin: string | undefined, timeoutMs: number): Prom
 export async function startVm(name: string, opts: VmOptions = {}): Promise<Vm> {
   const reason = vmUnavailableReason();
   if (reason) throw new Error(reason);
-  const args = [VM_SCRIPT, 'start', name];
+  const args: string[] = [];
   if (opts.memMiB) args.push('--mem', String(opts.memMiB));
   for (const p of opts.forwards ?? []) args.push('--forward', String(p));
-  running.add(name);
-  let out: string;
-  try {
-    out = (await execFileAsync('bash', args, { maxBuffer: 1 << 20, timeout: 25 * 60_000 })).stdout;
-  } catch (e) {
-    await execFileAsync('bash', [VM_SCRIPT, 'stop', name]).catch(() => undefined);
-    running.delete(name);
-    throw new Error(`VM ${name} did not start: ${(e as { stderr?: string }).stderr ?? String(e)}`);
-  }
-  const info = JSON.parse(out.trim().split('\n').pop()!) as {
+  const info = await hosts.start<{
     port: number;
     privateKeyPath: string;
     hostKey: string;
     sshConfig: string;
     forwards: Record<string, number>;
     bootSeconds: number;
-  };
+  }>(name, args, 25 * 60_000, 'VM');
   const privateKey = readFileSync(info.privateKeyPath, 'utf8');
   const ssh = (command: string, o: { stdin?: string; timeoutMs?: number } = {}): Promise<SshResult> =>
     run(['ssh', '-F', info.sshConfig, 'vm', command], o.stdin, o.timeoutMs ?? 180_000);
@@ -185,8 +161,7 @@ export async function startVm(name: string, opts: VmOptions = {}): Promise<Vm> {
       }
     },
     async stop() {
-      await execFileAsync('bash', [VM_SCRIPT, 'stop', name]);
-      running.delete(name);
+      await hosts.stop(name);
     },
   };
   return vm;
