@@ -6,12 +6,11 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { remote } from '@pulumi/command';
 import { sha256 } from './lib/contentHash.js';
-import { HOST_PATHS } from './lib/hostPaths.js';
-import { hostSteps, installPayload } from './lib/hostSteps.js';
-import { retention } from './lib/rules.js';
+import { hostSteps } from './lib/hostSteps.js';
+import { gpuExportersPayload, monitoringHostPayload } from './lib/monitoringPayloads.js';
+import { exposureMode, retention } from './lib/rules.js';
 import { asRoot, rootCommand } from './lib/shell.js';
 import {
-  gpuPayloadFiles,
   loadMonitoringVersions,
   MONITORING_PATHS,
   MONITORING_PORTS,
@@ -20,7 +19,6 @@ import {
   renderCredentialExpiryTextfile,
   renderPrometheusConfig,
   SECRET_FILES,
-  serverPayloadFiles,
   versionEnv,
 } from './lib/monitoringConfig.js';
 import type { MonitoringArgs } from './lib/monitoringTypes.js';
@@ -39,7 +37,7 @@ export function validateMonitoringArgs(args: MonitoringArgs): void {
   const bad = (key: string, msg: string): never => {
     throw new Error(`monitoring.${key}: ${msg}`);
   };
-  if (args.exposure !== 'private' && args.exposure !== 'public') bad('exposure', `must be "private" or "public", got "${String(args.exposure)}"`);
+  if (!exposureMode.safeParse(args.exposure).success) bad('exposure', `must be "private" or "public", got "${String(args.exposure)}"`);
   if (args.gpuHosts.length === 0) bad('gpuHosts', 'at least one GPU host to monitor');
   const seen = new Set<string>();
   for (const [i, h] of args.gpuHosts.entries()) {
@@ -90,23 +88,10 @@ export class Monitoring extends pulumi.ComponentResource {
       : pulumi.output('');
 
     // --- GPU hosts: node exporter, GPU textfile collector, vLLM metrics proxy (+ Alloy)
-    const gpuFiles = gpuPayloadFiles();
     const exporters: Record<string, remote.Command> = {};
     for (const h of args.gpuHosts) {
       const payload = lokiPushUrl.apply((loki) =>
-        installPayload({
-          entry: 'gpu-exporters.sh',
-          files: gpuFiles,
-          env: {
-            ...pins,
-            HOST_NAME: h.name,
-            GPU: h.gpu === false ? '0' : '1',
-            MODELS_DIR: h.modelsDir ?? HOST_PATHS.models,
-            VLLM_METRICS_UPSTREAM: h.modelMetricsUrl ?? 'http://127.0.0.1:8000/metrics',
-            LOGS: logs ? '1' : '0',
-            ...(logs ? { LOKI_PUSH_URL: loki } : {}),
-          },
-        }),
+        gpuExportersPayload({ name: h.name, gpu: h.gpu, modelsDir: h.modelsDir, modelMetricsUrl: h.modelMetricsUrl, pins, lokiPushUrl: logs ? loki : undefined }),
       );
       exporters[h.name] = hostSteps(name, h.connection, this).step(`exporters-${h.name}`, {
         create: asRoot(h.connection.user, 'bash -s'),
@@ -142,17 +127,7 @@ export class Monitoring extends pulumi.ComponentResource {
       .apply((ts) => renderCredentialExpiryTextfile((args.credentialExpiries ?? []).map((c, i) => ({ credential: c.credential, expiresAt: ts[i]! }))));
     const monitoringIsGpu = args.gpuHosts.some((h) => h.name === mon.name);
     const serverPayload = pulumi.all([this.prometheusConfig, credentials]).apply(([prometheusYml, credentialsProm]) =>
-      installPayload({
-        entry: 'monitoring-host.sh',
-        files: serverPayloadFiles({ prometheusYml, credentialsProm, logs, externalUrl: args.alerting.externalUrl }),
-        env: {
-          ...pins,
-          HOST_NAME: mon.name,
-          RETENTION: args.retention ?? '30d',
-          LOGS: logs ? '1' : '0',
-          GPU_ALSO: monitoringIsGpu ? '1' : '0',
-        },
-      }),
+      monitoringHostPayload({ name: mon.name, prometheusYml, credentialsProm, logs, externalUrl: args.alerting.externalUrl, retention: args.retention, gpuAlso: monitoringIsGpu, pins }),
     );
     const monUser = mon.connection.user;
     const monHost = hostSteps(name, mon.connection, this);

@@ -12,9 +12,9 @@
 # its own network namespace (veth pair: host side 10.213.N.1, test host 10.213.N.2/30), mount namespace and
 # PID namespace. systemd-nspawn --boot does not work in this container (cgroup v1), so there is no systemd
 # PID 1: `systemctl` inside is the stand-in tests/host/standins/systemctl when requested with --standins.
-# Stand-ins (tests/host/standins/) are only for what cannot exist here: systemd as PID 1, nvidia-smi, and the
-# tailscale CLI (Tailscale's apt repository and control plane). The SSH key is generated per host; node is
-# the machine's own Node 20 binary (as NodeSource would install it).
+# The one stand-in offered (tests/host/standins/systemctl) is for what cannot exist here: systemd as PID 1 (the
+# qemu VMs of scripts/vm.sh have the real one; suites that can use a VM do). The SSH key is generated per host;
+# node is the hosts' Node (scripts/host-node.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -110,11 +110,6 @@ CONF
     [ -n "$s" ] || continue
     [ -f "$repo/tests/host/standins/$s" ] || die "no stand-in '$s' in tests/host/standins"
     install -m 0755 "$repo/tests/host/standins/$s" "$root/usr/local/sbin/$s"
-    if [ "$s" = tailscale ]; then
-      install -m 0755 "$repo/tests/host/standins/tailscaled" "$root/usr/local/sbin/tailscaled"
-      install -d -m 0755 "$root/etc/standin-tailscale"
-      echo "$guestip" > "$root/etc/standin-tailscale/ip"
-    fi
   done
 
   # sshd as PID 1 of its own PID namespace, in a private mount namespace with its own /proc, /sys, /run.
@@ -181,5 +176,5 @@ case ${1:-} in
   start) shift; [ $# -ge 1 ] || die "usage: start NAME [--standins a,b]"; start "$@" ;;
   stop) shift; [ $# -eq 1 ] || die "usage: stop NAME"; stop "$1" ;;
   list) for d in "$runbase"/*/; do [ -d "$d" ] && basename "$d"; done; true ;;
-  *) die "usage: test-host.sh root | start NAME [--standins systemctl,tailscale,nvidia-smi] | stop NAME | list" ;;
+  *) die "usage: test-host.sh root | start NAME [--standins systemctl] | stop NAME | list" ;;
 esac

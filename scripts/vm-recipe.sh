@@ -21,6 +21,10 @@ EOF
   # Fresh package lists now (through the cacher on this machine's loopback), so the guest starts like a cloud
   # image whose lists are recent; inside the guest apt uses the same cacher through guestfwd.
   in_root apt-get -o Acquire::http::Proxy="http://127.0.0.1:$cacher_port" update -q >&2
+  # Current security updates, as a cloud image built today has: else every fresh VM's unattended-upgrades installs
+  # a new kernel + initramfs right after boot (minutes of emulated CPU per VM). It still runs at boot and takes
+  # the dpkg lock to check.
+  in_root apt-get -o Acquire::http::Proxy="http://127.0.0.1:$cacher_port" -y -q dist-upgrade >&2
   echo "Acquire::http::Proxy \"http://$guest_cacher:$cacher_port\";" > "$root/etc/apt/apt.conf.d/01proxy"
 
   # A stock cloud host's default user: own group, passwordless sudo.

@@ -77,6 +77,7 @@ fetch_node() {
 build_image() {
   local dir
   dir=$(image_dir)
+  [ -f "$dir/ready" ] && { echo "$dir"; return; }   # (no lock: another recipe's build must not hold this one up)
   mkdir -p "$cache"
   exec 9>"$cache/.lock"
   flock 9

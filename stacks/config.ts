@@ -14,10 +14,12 @@ import {
   apiPort,
   bindAddress,
   CIDR,
+  controlServer,
   credentialName,
   DEFAULT_API_PORT,
   driverBranch,
   driverInstall,
+  exposureMode,
   gpuKind,
   hfModelId,
   hostNodeMajor,
@@ -160,11 +162,10 @@ export const headscaleSchema = z
 /** Non-secret keys. Object-valued keys are set with `pulumi config set --path` or in the stack file. */
 export const stackConfigSchema = z
   .object({
-    exposure: z.enum(['private', 'public']).default('private').describe('private: tailnet only (edge node `tailscale serve`); public: Cloudflare Worker + Pages, origin through Tailscale Funnel'),
+    exposure: exposureMode.default('private').describe('private: tailnet only (edge node `tailscale serve`); public: Cloudflare Worker + Pages, origin through Tailscale Funnel'),
     environment: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).default('beta').describe('Environment label (Worker ENVIRONMENT, VITE_AI_ENV, resource names)'),
     tailscaleEnabled: bool(true).describe('Join hosts to the tailnet and manage the ACL (false only for the local e2e stack)'),
-    controlServer: z
-      .enum(['tailscale', 'headscale'])
+    controlServer: controlServer
       .default('tailscale')
       .describe(
         "tailscale: Tailscale's hosted control plane (policy and keys through the Tailscale provider); headscale: a self-hosted Headscale (policy and keys through its CLI over SSH, see `headscale`). Headscale has no Funnel and no HTTPS certificates: private exposure only, served over plain HTTP inside the tailnet",

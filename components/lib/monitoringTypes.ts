@@ -1,13 +1,15 @@
 // Public argument types of the monitoring component (components/monitoring.ts). Kept free of Pulumi resource code so
 // the composition (index.ts, stacks/) and the pure builders can import them without side effects.
 import type * as pulumi from '@pulumi/pulumi';
+import type { z } from 'zod';
 import type { SshConnectionArgs } from './hostTypes.js';
+import type { exposureMode } from './rules.js';
 
 /** SSH connection: the same shape the gpuHost/edgeNode components take (root or passwordless sudo). */
 export type SshConnection = SshConnectionArgs;
 
 /** How the API is published: `private` = tailnet only (`tailscale serve`), `public` = Worker + Funnel. */
-export type ExposureMode = 'private' | 'public';
+export type ExposureMode = z.output<typeof exposureMode>;
 
 /** One GPU host whose exporters the component installs and Prometheus scrapes over the tailnet. */
 export interface MonitoredGpuHost {

@@ -62,3 +62,7 @@ export const hostNodeMajor = z.coerce
 export const driverInstall = z.enum(['ubuntu-drivers', 'dkms']);
 /** A GPU host's accelerator: `none` = CPU test host running the model stub. */
 export const gpuKind = z.enum(['nvidia', 'none']);
+/** How the stack is reached: tailnet only (the edge node's `tailscale serve`), or the Worker with Funnel. */
+export const exposureMode = z.enum(['private', 'public']);
+/** Who runs the tailnet's control plane. */
+export const controlServer = z.enum(['tailscale', 'headscale']);

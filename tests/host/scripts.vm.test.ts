@@ -4,7 +4,7 @@
 // builders GpuHost uses. No GPU and no tailnet here: the model stub stands in for vLLM and the API binds to the
 // VM's own address (addressMode 'address'); nvidia/tailscale paths stay in scripts.host.test.ts with stand-ins.
 // Test timeouts are hang guards sized for a TCG guest on a busy shared box (docs/benchmarks.md), not speed goals.
-import { cpSync, mkdtempSync, readdirSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,82 +12,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashDir, hashFile } from '../../components/lib/contentHash.js';
 import { apiEnv, renderEnvFile, renderTokenFile } from '../../components/lib/envFile.js';
 import { SCRIPTS_DIR } from '../../components/lib/scriptsDir.js';
-import { stageKey, stagePath } from '../../components/lib/stageKeys.js';
-import { asRoot, scriptCommand } from '../../components/lib/shell.js';
+import { asRoot } from '../../components/lib/shell.js';
 import { API_UNIT, apiUnit, modelStubUnit, STUB_UNIT } from '../../components/lib/units.js';
 import { REPO_ROOT } from '../support/testHost.js';
 import { ensureVmImage, startVm, vmNodeVersion, type Vm } from '../support/vm.js';
+import { GUEST_IP, VM_USER as USER, vmSteps, waitUntil, type Run, type VmSteps } from './support/vmSteps.js';
 
-const USER = 'ubuntu';
-const GUEST_IP = '10.0.2.15'; // qemu user-mode networking's DHCP address for the guest
 const API_TOKEN = 'api-token-secret-7f3a9c1e5b2d4f60';
 const STUB_KEY = 'stub-upstream-key-secret-93b1c7e2';
 const TOKENS_PATH = '/etc/fudbuddy-api/tokens';
 
 let vm: Vm;
 let work: string;
+let steps: VmSteps;
 let API_BUNDLE: string;
 let STUB_BUNDLE: string;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  result: 'changed' | 'unchanged' | undefined;
-}
-
-async function run(script: string, args: string[] = [], stdin?: string): Promise<Run> {
-  const r = await vm.ssh(scriptCommand(USER, script, args), { stdin, timeoutMs: 600_000 });
-  return { ...r, result: /FUDBUDDY_RESULT=(changed|unchanged)/.exec(r.stdout)?.[1] as Run['result'] };
-}
-async function runOk(script: string, args: string[] = [], stdin?: string): Promise<Run> {
-  const r = await run(script, args, stdin);
-  if (r.code !== 0) throw new Error(`${script} ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
-async function sh(command: string): Promise<string> {
-  const r = await vm.ssh(command);
-  if (r.code !== 0) throw new Error(`${command} exited ${r.code}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-/** Polls `check` every 250 ms for up to `ms`. */
-async function waitUntil(check: () => Promise<boolean>, ms = 20_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
-}
-
-/**
- * Stages a local path as @pulumi/command's CopyToRemote does: over SFTP with pkg/sftp, which sends no modes, so
- * files are created 0666 and directories 0777, minus the session's umask (0664/0775 for `ubuntu`). An sftp batch
- * of `mkdir` (asks 0777) and `put` of 0666 local copies asks the server for exactly those modes.
- */
-async function stage(local: string, id: string, hash: string, ext = ''): Promise<string> {
-  const remote = stagePath(id, stageKey(hash, id === 'scripts' ? 'install-scripts.sh' : 'install-file.sh'), ext);
-  const tmp = mkdtempSync(path.join(work, 'stage-'));
-  const batch: string[] = [];
-  const walk = (src: string, dst: string): void => {
-    if (statSync(src).isDirectory()) {
-      batch.push(`mkdir ${dst}`);
-      for (const e of readdirSync(src).sort()) walk(path.join(src, e), `${dst}/${e}`);
-    } else {
-      const copy = path.join(tmp, `${batch.length}`);
-      cpSync(src, copy);
-      chmodSync(copy, 0o666);
-      batch.push(`put ${copy} ${dst}`);
-    }
-  };
-  walk(local, remote);
-  execFileSync('sftp', ['-F', vm.sshConfig, '-b', '-', 'vm'], { input: `${batch.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
-  rmSync(tmp, { recursive: true, force: true });
-  return remote;
-}
-
-const unitProp = async (unit: string, prop: string): Promise<string> => sh(`systemctl show -p ${prop} --value ${unit}`);
+const run: VmSteps['run'] = (...a) => steps.run(...a);
+const runOk: VmSteps['runOk'] = (...a) => steps.runOk(...a);
+const sh: VmSteps['sh'] = (c) => steps.sh(c);
+const stage: VmSteps['stage'] = (...a) => steps.stage(...a);
+const unitProp: VmSteps['unitProp'] = (...a) => steps.unitProp(...a);
 
 function apiEnvFile(extra: Record<string, string> = { LOG_LEVEL: 'info' }): string {
   return renderEnvFile(
@@ -112,6 +56,7 @@ beforeAll(async () => {
   cpSync(path.join(REPO_ROOT, 'services/model-stub/dist/stub.mjs'), STUB_BUNDLE);
   cpSync(path.join(REPO_ROOT, 'prompts'), path.join(work, 'prompts'), { recursive: true });
   vm = await startVm(`hs${process.pid % 100000}`, { forwards: [8001] });
+  steps = vmSteps(vm, work);
   console.log(`VM boot to SSH: ${vm.bootSeconds} s`);
 }, 25 * 60_000);
 
@@ -221,7 +166,6 @@ describe('host scripts under real systemd in a qemu VM, as ubuntu via sudo (mode
     const pid = await unitProp(API_UNIT, 'MainPID');
     const inv = await unitProp(API_UNIT, 'InvocationID');
     const prompts = path.join(work, 'prompts');
-    const { appendFileSync } = await import('node:fs');
     appendFileSync(path.join(prompts, 'home.md'), '\nBe brief.\n');
     const r = await runOk('install-file.sh', [await stage(prompts, 'prompts', hashDir(prompts)), '/opt/fudbuddy/prompts', '--reload', API_UNIT]);
     expect(r.stdout).toContain(`reloaded: ${API_UNIT}`);
@@ -267,6 +211,15 @@ describe('host scripts under real systemd in a qemu VM, as ubuntu via sudo (mode
     for (const r of results) expect(r.result, r.stdout).toBe('unchanged');
     expect(await unitProp(API_UNIT, 'InvocationID')).toBe(inv);
   }, 1_200_000);
+
+  it('an env change restarts the API (new process, still answering)', async () => {
+    const pid = await unitProp(API_UNIT, 'MainPID');
+    const r = await runOk('write-secret-file.sh', ['/etc/fudbuddy/api.env', '--restart', API_UNIT], apiEnvFile({ LOG_LEVEL: 'debug' }));
+    expect(r.stdout).toContain(`restarted: ${API_UNIT}`);
+    expect(await unitProp(API_UNIT, 'MainPID')).not.toBe(pid);
+    const ok = async (): Promise<boolean> => (await fetch(api('/v1/models'), { headers: { authorization: `Bearer ${API_TOKEN}` } }).catch(() => null))?.status === 200;
+    expect(await waitUntil(ok, 60_000)).toBe(true);
+  }, 600_000);
 
   it("boot order: reboot-if-required's real reboot (systemd-run), then the stub and the API come up by themselves", async () => {
     // The marker nvidia-driver.sh leaves after a driver change; the script schedules `systemctl reboot` in 5 s.

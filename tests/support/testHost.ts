@@ -5,9 +5,8 @@
 //   const host = await startTestHost({ standins: ['systemctl'] });
 //   try { const r = await host.ssh('uname -a'); ... } finally { await host.stop(); }
 //
-// Stand-ins (tests/host/standins/) replace only what cannot exist here: systemd as PID 1 (`systemctl`,
-// `systemd-run`),
-// `nvidia-smi`, the `tailscale` CLI (+ `tailscaled`). Without them the host has none of these commands.
+// The one stand-in (tests/host/standins/systemctl) replaces what cannot exist here: systemd as PID 1. Suites that
+// need real systemd use the qemu VMs (tests/support/vm.ts) instead.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,7 +18,7 @@ const execFileAsync = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const TEST_HOST_SCRIPT = fileURLToPath(new URL('../../scripts/test-host.sh', import.meta.url));
 
-export type Standin = 'systemctl' | 'systemd-run' | 'tailscale' | 'nvidia-smi';
+export type Standin = 'systemctl';
 
 export interface SshResult {
   code: number;

@@ -23,7 +23,7 @@ bind=$(bind_address)
 ne_version=$(pinned_version prometheus-node-exporter)
 
 # --- node exporter: configure BEFORE installing so it never starts on the package default (:9100 on all addresses)
-ne_args="ARGS=\"--web.listen-address=${bind}:9100 --collector.textfile.directory=${textfile_dir} --collector.systemd --no-collector.wifi --no-collector.infiniband --no-collector.nfs --no-collector.nfsd\""
+ne_args="ARGS=\"--web.listen-address=${bind}:9100 --collector.textfile.directory=${textfile_dir} ${NODE_EXPORTER_SYSTEMD_ARGS} --no-collector.wifi --no-collector.infiniband --no-collector.nfs --no-collector.nfsd\""
 ne_changed=0
 printf '# Managed by the FUD Buddy monitoring component (pulumi up).\n%s\n' "$ne_args" \
   | put /etc/default/prometheus-node-exporter 0644 root:root && ne_changed=1

@@ -14,6 +14,13 @@ LIB_DIR=/usr/local/lib/fudbuddy-monitoring
 CONF_DIR=/etc/fudbuddy-monitoring
 
 # put DEST MODE OWNER < content: install_content that reports what it did. Returns 0 when changed.
+# node exporter's systemd collector asks D-Bus for several properties of every unit it reports, on every scrape
+# (collector/systemd_linux.go): on a box with hundreds of units that alone took 81 s per scrape in a test VM, past
+# Prometheus' scrape timeout. Report only the units this stack runs and depends on (the unit-state summary still
+# counts all units). No backslashes: the pattern travels in ARGS through systemd's EnvironmentFile parsing.
+# shellcheck disable=SC2034 # used by gpu-exporters.sh and monitoring-server.sh
+NODE_EXPORTER_SYSTEMD_ARGS="--collector.systemd --collector.systemd.unit-include=(vllm|fudbuddy-.+|tailscaled|ssh|nginx|prometheus.*)[.](service|timer)"
+
 put() {
   if install_content "$1" "$2" "$3"; then changed "$1"; return 0; fi
   ok "$1"

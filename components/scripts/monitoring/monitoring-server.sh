@@ -34,8 +34,8 @@ printf '%s\nARGS="--web.listen-address=127.0.0.1:9115 --config.file=/etc/prometh
   | put /etc/default/prometheus-blackbox-exporter 0644 root:root && bb_c=1
 pkgs=("prometheus=$v_prometheus" "prometheus-alertmanager=$v_alertmanager" "prometheus-blackbox-exporter=$v_blackbox")
 if [ "$GPU_ALSO" != 1 ]; then
-  printf '%s\nARGS="--web.listen-address=127.0.0.1:9100 --collector.textfile.directory=%s --collector.systemd --no-collector.wifi"\n' \
-    "$managed" "$textfile_dir" | put /etc/default/prometheus-node-exporter 0644 root:root && ne_c=1
+  printf '%s\nARGS="--web.listen-address=127.0.0.1:9100 --collector.textfile.directory=%s %s --no-collector.wifi"\n' \
+    "$managed" "$textfile_dir" "$NODE_EXPORTER_SYSTEMD_ARGS" | put /etc/default/prometheus-node-exporter 0644 root:root && ne_c=1
   pkgs+=("prometheus-node-exporter=$v_node")
 fi
 put /etc/prometheus/blackbox.yml 0644 root:root < "$STAGE/blackbox.yml" && bb_c=1

@@ -1,0 +1,111 @@
+// Host steps on a test VM, run as GpuHost runs them: as `ubuntu` through `sudo -n`, with command strings from the
+// same builders (components/lib/shell.ts), staged copies made over SFTP like @pulumi/command's CopyToRemote. Used by
+// every tests/**/*.vm.test.ts that drives host scripts directly (the engine suites go through `pulumi up`).
+import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { hashDir } from '../../../components/lib/contentHash.js';
+import { SCRIPTS_DIR } from '../../../components/lib/scriptsDir.js';
+import { stageKey, stagePath } from '../../../components/lib/stageKeys.js';
+import { asRoot, scriptCommand } from '../../../components/lib/shell.js';
+import type { Vm } from '../../support/vm.js';
+
+export const VM_USER = 'ubuntu';
+/** qemu user-mode networking's DHCP address for the guest. */
+export const GUEST_IP = '10.0.2.15';
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  result: 'changed' | 'unchanged' | undefined;
+}
+
+const resultOf = (stdout: string): Run['result'] => /FUDBUDDY_RESULT=(changed|unchanged)/.exec(stdout)?.[1] as Run['result'];
+
+/** Polls `check` every 250 ms for up to `ms`. */
+export async function waitUntil(check: () => Promise<boolean>, ms = 20_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+export interface VmSteps {
+  /** An installed host script (/opt/fudbuddy/bin) as root via sudo, as GpuHost's steps run it. */
+  run(script: string, args?: string[], stdin?: string): Promise<Run>;
+  /** `run`, throwing with the output on a non-zero exit. */
+  runOk(script: string, args?: string[], stdin?: string): Promise<Run>;
+  /** A shell command as `ubuntu`; its trimmed stdout, throwing on a non-zero exit. */
+  sh(command: string): Promise<string>;
+  /** Feeds a payload (components/lib/hostSteps.ts installPayload) to `bash -s` as root, as Monitoring does. */
+  payload(stdin: string, timeoutMs?: number): Promise<Run>;
+  /** Stages a local file or directory under its content-addressed /var/tmp path, as CopyToRemote does. */
+  stage(local: string, id: string, hash: string, ext?: string): Promise<string>;
+  /** Stages components/scripts and installs it into /opt/fudbuddy/bin (install-scripts.sh). */
+  installScripts(): Promise<Run>;
+  /** `systemctl show -p PROP --value UNIT`. */
+  unitProp(unit: string, prop: string): Promise<string>;
+}
+
+/** `work` is a private temp directory of the test (SFTP batches are staged there). */
+export function vmSteps(vm: Vm, work: string): VmSteps {
+  const run = async (script: string, args: string[] = [], stdin?: string): Promise<Run> => {
+    const r = await vm.ssh(scriptCommand(VM_USER, script, args), { stdin, timeoutMs: 600_000 });
+    return { ...r, result: resultOf(r.stdout) };
+  };
+  const runOk = async (script: string, args: string[] = [], stdin?: string): Promise<Run> => {
+    const r = await run(script, args, stdin);
+    if (r.code !== 0) throw new Error(`${script} ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+  const sh = async (command: string): Promise<string> => {
+    const r = await vm.ssh(command);
+    if (r.code !== 0) throw new Error(`${command} exited ${r.code}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  /**
+   * pkg/sftp (the provider's SFTP client) sends no modes, so files are created 0666 and directories 0777 minus the
+   * session's umask (0664/0775 for `ubuntu`). An sftp batch of `mkdir` (asks 0777) and `put` of 0666 local copies
+   * asks the server for exactly those modes.
+   */
+  const stage = async (local: string, id: string, hash: string, ext = ''): Promise<string> => {
+    const remote = stagePath(id, stageKey(hash, id === 'scripts' ? 'install-scripts.sh' : 'install-file.sh'), ext);
+    const tmp = mkdtempSync(path.join(work, 'stage-'));
+    const batch: string[] = [];
+    const walk = (src: string, dst: string): void => {
+      if (statSync(src).isDirectory()) {
+        batch.push(`mkdir ${dst}`);
+        for (const e of readdirSync(src).sort()) walk(path.join(src, e), `${dst}/${e}`);
+      } else {
+        const copy = path.join(tmp, `${batch.length}`);
+        cpSync(src, copy);
+        chmodSync(copy, 0o666);
+        batch.push(`put ${copy} ${dst}`);
+      }
+    };
+    walk(local, remote);
+    execFileSync('sftp', ['-F', vm.sshConfig, '-b', '-', 'vm'], { input: `${batch.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+    rmSync(tmp, { recursive: true, force: true });
+    return remote;
+  };
+  return {
+    run,
+    runOk,
+    sh,
+    stage,
+    async payload(stdin, timeoutMs = 900_000) {
+      const r = await vm.ssh(asRoot(VM_USER, 'bash -s'), { stdin, timeoutMs });
+      return { ...r, result: resultOf(r.stdout) };
+    },
+    async installScripts() {
+      const remote = await stage(SCRIPTS_DIR, 'scripts', hashDir(SCRIPTS_DIR));
+      const r = await vm.ssh(asRoot(VM_USER, `bash ${remote}/install-scripts.sh ${remote}`));
+      if (r.code !== 0) throw new Error(`install-scripts.sh exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+      return { ...r, result: resultOf(r.stdout) };
+    },
+    unitProp: (unit, prop) => sh(`systemctl show -p ${prop} --value ${unit}`),
+  };
+}
