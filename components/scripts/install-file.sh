@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-file.sh SRC DEST [--restart UNIT | --reload UNIT]
 # Installs a staged file (or a directory of files: prompts/) from SRC to DEST (root-owned, world-readable, no
-# secrets), removes SRC, and when anything changed restarts or reloads UNIT if it is running.
+# secrets), removes SRC, and when anything changed restarts UNIT (running or enabled; lib.sh unit_apply) or
+# reloads it if it is running.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -38,12 +39,5 @@ else
 fi
 rm -rf -- "$staged"
 
-if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ]; then
-  if unit_is_active "$unit"; then
-    systemctl "$action" "$unit" >&2 || die "systemctl $action $unit failed: journalctl -u $unit"
-    echo "${action}ed: $unit"
-  else
-    ok "$unit not running; it picks up the change when it starts"
-  fi
-fi
+if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ]; then unit_apply "$action" "$unit"; fi
 finish

@@ -23,19 +23,14 @@ if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
   systemctl enable "$unit" >&2 || die "systemctl enable $unit failed"
   changed "enabled $unit"
 fi
-# A failed start ends the step with the unit's own last log lines in the error (what Pulumi shows), so the cause
-# is on screen without a second SSH session.
-fail_with_journal() {
-  log "--- journalctl -u $unit (last 25 lines) ---"
-  journalctl -u "$unit" -n 25 --no-pager -o short-iso >&2 || true
-  die "$unit failed to $1 (the unit's journal is above; more: journalctl -u $unit -n 200)"
-}
+# A failed start ends the step at its first failed attempt with the unit's own last log lines in the error (what
+# Pulumi shows), so the cause is on screen without a second SSH session (lib.sh unit_run).
 if [ "$start" = 1 ]; then
   if [ "$unit_changed" = 1 ] && unit_is_active "$unit"; then
-    systemctl restart "$unit" >&2 || fail_with_journal restart
+    unit_run restart "$unit"
     changed "restarted $unit"
   elif ! unit_is_active "$unit"; then
-    systemctl start "$unit" >&2 || fail_with_journal start
+    unit_run start "$unit"
     changed "started $unit"
   else
     ok "$unit active"

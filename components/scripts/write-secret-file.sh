@@ -27,10 +27,7 @@ umask 077
 ensure_dir "$(dirname "$dest")" 0750 root:"${owner#*:}"
 if install_content "$dest" "$mode" "$owner"; then
   changed "$dest ($mode $owner)"
-  if [ -n "$unit" ] && unit_is_active "$unit"; then
-    systemctl "$action" "$unit" >&2 || die "systemctl $action $unit failed: journalctl -u $unit"
-    echo "${action}ed: $unit"
-  fi
+  if [ -n "$unit" ]; then unit_apply "$action" "$unit"; fi
 else
   ok "$dest unchanged"
 fi
