@@ -133,7 +133,9 @@ export function hostSteps(prefix: string, c: SshConnectionArgs, parent: pulumi.R
       const asset = 'file' in source ? new pulumi.asset.FileAsset(source.file) : new pulumi.asset.FileArchive(source.dir);
       const copy = new remote.CopyToRemote(
         `${prefix}-${o.copyId ?? `stage-${id}`}`,
-        { connection, source: asset, remotePath, triggers: [key] },
+        // What a copy does is its content (key) and destination, as a step's action key is its command: the same
+        // trigger layout, so a change of that layout replaces a copy together with its install step.
+        { connection, source: asset, remotePath, triggers: [key, sha256(remotePath)] },
         { parent, dependsOn: o.dependsOn },
       );
       return { copy, remotePath, key };

@@ -46,7 +46,7 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
 
   it('triggers are content hashes of what each step ships', () => {
     const apiKey = stageKey(hashFile(apiBundle), 'install-file.sh');
-    expect(byName('prod-stage-api').inputs.triggers).toEqual([apiKey]);
+    expect(byName('prod-stage-api').inputs.triggers).toEqual([apiKey, sha256(stagePath('api', apiKey, '.mjs'))]);
     // (then the step's action key: sha256 of its command and stdin, components/lib/hostSteps.ts)
     expect(byName('prod-api-install').inputs.triggers).toEqual([apiKey, sha256(`${String(byName('prod-api-install').inputs.create)}\0`)]);
     expect(byName('prod-stage-api').inputs.remotePath).toBe(stagePath('api', apiKey, '.mjs'));
