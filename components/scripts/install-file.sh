@@ -39,5 +39,5 @@ else
 fi
 rm -rf -- "$staged"
 
-if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ]; then unit_apply "$action" "$unit"; fi
+if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ]; then unit_apply "$action" "$unit" || exit 1; fi
 finish

@@ -27,10 +27,10 @@ fi
 # Pulumi shows), so the cause is on screen without a second SSH session (lib.sh unit_run).
 if [ "$start" = 1 ]; then
   if [ "$unit_changed" = 1 ] && unit_is_active "$unit"; then
-    unit_run restart "$unit"
+    unit_run restart "$unit" || exit 1
     changed "restarted $unit"
   elif ! unit_is_active "$unit"; then
-    unit_run start "$unit"
+    unit_run start "$unit" || exit 1
     changed "started $unit"
   else
     ok "$unit active"

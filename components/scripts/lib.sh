@@ -148,8 +148,8 @@ unit_journal_tail() {
   journalctl -u "$1" -n 25 --no-pager -o short-iso >&2 || true
 }
 
-# unit_run start|restart UNIT: (re)starts UNIT and returns once it is active, or dies with its journal tail at the
-# first failed attempt. Not a plain blocking `systemctl start`: under Restart=on-failure systemd keeps the start job
+# unit_run start|restart UNIT: (re)starts UNIT and returns 0 once it is active, or 1 with its journal tail and an
+# ERROR line at the first failed attempt. Not a plain blocking `systemctl start`: under Restart=on-failure systemd keeps the start job
 # open across automatic restarts (it ends only when the unit is up or hits its start limit, which a start slower
 # than StartLimitIntervalSec never does), so a unit that can never start would hold the step — and `pulumi up` —
 # for ever. The unit keeps its Restart= loop (a transient cause may pass); the step fails now, with the cause.
@@ -174,15 +174,16 @@ unit_run() {
     sleep 0.5
   done
   unit_journal_tail "$unit"
-  die "$unit failed to $verb ($state/$sub; its journal is above, more: journalctl -u $unit -n 200). systemd may keep retrying it (Restart=); fix the cause and run pulumi up again"
+  log "ERROR: $unit failed to $verb ($state/$sub; its journal is above, more: journalctl -u $unit -n 200)"
+  return 1
 }
 
 # unit_apply restart|reload UNIT: after its config changed. A unit meant to run (unit_wanted) restarts and must come
-# up (unit_run); reload only a running unit (ExecReload re-reads the files; nothing to re-read otherwise).
+# up (unit_run; returns 1 if it does not); reload only a running unit (ExecReload re-reads the files; nothing to re-read otherwise).
 unit_apply() {
   local action=$1 unit=$2
   if [ "$action" = restart ] && unit_wanted "$unit"; then
-    unit_run restart "$unit"
+    unit_run restart "$unit" || return 1
   elif [ "$action" = reload ] && unit_is_active "$unit"; then
     systemctl reload "$unit" >&2 || die "systemctl reload $unit failed: journalctl -u $unit"
   else
