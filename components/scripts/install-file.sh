@@ -35,9 +35,23 @@ if [ -d "$src" ]; then
     if [ ! -e "$src/$(basename "$f")" ]; then rm -f -- "$f"; changed "removed $f"; fi
   done
 else
+  # The previous file is kept until the unit came up with the new one (as write-secret-file.sh does).
+  prev=$(mktemp "$(dirname "$dest")/.fudbuddy-prev.XXXXXX")
+  trap 'rm -f "$prev"' EXIT
+  had=0
+  if [ -f "$dest" ]; then cp -p -- "$dest" "$prev"; had=1; fi
   if install_content "$dest" 0644 root:root < "$src"; then changed "$dest"; fi
 fi
-rm -rf -- "$staged"
 
-if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ]; then unit_apply "$action" "$unit" || exit 1; fi
+if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ] && ! unit_apply "$action" "$unit"; then
+  # A failed step leaves the host as it was, and its staged copy in place: Pulumi's state keeps the old step (so
+  # reverting converges) and the copy step's success (so a retry finds the copy, which is not sent again).
+  if [ ! -d "$src" ]; then
+    if [ "$had" = 1 ]; then mv -f -- "$prev" "$dest"; else rm -f -- "$dest"; fi
+    log "rolled $dest back to its previous version; ${action}ing $unit with it"
+    unit_apply "$action" "$unit" >/dev/null 2>&1 || log "warning: $unit did not come back with the previous version either"
+  fi
+  die "$unit failed to $action after installing $dest (journal above)${had:+; rolled back, the host is as before this step}"
+fi
+rm -rf -- "$staged"
 finish

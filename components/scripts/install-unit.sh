@@ -11,6 +11,12 @@ start=1
 [[ $unit =~ ^[a-zA-Z0-9@._-]+\.(service|timer|socket)$ ]] || die "'$unit' is not a unit file name"
 
 path=/etc/systemd/system/$unit
+# The previous unit file is kept until the unit came up with the new one: a failed restart puts it back (the host
+# stays as Pulumi's state, which keeps the old step, says it is).
+prev=$(mktemp /etc/systemd/system/.fudbuddy-prev.XXXXXX)
+trap 'rm -f "$prev"' EXIT
+had=0
+if [ -f "$path" ]; then cp -p -- "$path" "$prev"; had=1; fi
 if install_content "$path" 0644 root:root; then
   changed "$path"
   systemctl daemon-reload >&2
@@ -27,7 +33,13 @@ fi
 # Pulumi shows), so the cause is on screen without a second SSH session (lib.sh unit_run).
 if [ "$start" = 1 ]; then
   if [ "$unit_changed" = 1 ] && unit_is_active "$unit"; then
-    unit_run restart "$unit" || exit 1
+    if ! unit_run restart "$unit"; then
+      if [ "$had" = 1 ]; then mv -f -- "$prev" "$path"; else rm -f -- "$path"; fi
+      systemctl daemon-reload >&2
+      log "rolled $path back to its previous version; restarting $unit with it"
+      unit_run restart "$unit" >/dev/null 2>&1 || log "warning: $unit did not come back with the previous unit file either"
+      die "$unit failed to restart with the new unit file (journal above); rolled back, the host is as before this step"
+    fi
     changed "restarted $unit"
   elif ! unit_is_active "$unit"; then
     unit_run start "$unit" || exit 1
