@@ -48,8 +48,8 @@ if [ "$FUDBUDDY_CHANGED" = 1 ] && [ -n "$unit" ] && ! unit_apply "$action" "$uni
   # reverting converges) and the copy step's success (so a retry finds the copy, which is not sent again).
   if [ ! -d "$src" ]; then
     if [ "$had" = 1 ]; then mv -f -- "$prev" "$dest"; else rm -f -- "$dest"; fi
-    log "rolled $dest back to its previous version; ${action}ing $unit with it"
-    unit_apply "$action" "$unit" >/dev/null 2>&1 || log "warning: $unit did not come back with the previous version either"
+    # Not waited for: the step fails now, with the cause; the unit comes back on its own.
+    systemctl "$action" --no-block "$unit" >&2 || log "warning: could not $action $unit with the previous version"
   fi
   die "$unit failed to $action after installing $dest (journal above)${had:+; rolled back, the host is as before this step}"
 fi

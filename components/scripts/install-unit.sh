@@ -36,9 +36,9 @@ if [ "$start" = 1 ]; then
     if ! unit_run restart "$unit"; then
       if [ "$had" = 1 ]; then mv -f -- "$prev" "$path"; else rm -f -- "$path"; fi
       systemctl daemon-reload >&2
-      log "rolled $path back to its previous version; restarting $unit with it"
-      unit_run restart "$unit" >/dev/null 2>&1 || log "warning: $unit did not come back with the previous unit file either"
-      die "$unit failed to restart with the new unit file (journal above); rolled back, the host is as before this step"
+      # Not waited for: the step fails now, with the cause; the unit comes back on its own.
+      systemctl restart --no-block "$unit" >&2 || log "warning: could not restart $unit with the previous unit file"
+      die "$unit failed to restart with the new unit file (journal above); rolled back and restarting with the previous one: the host is as before this step"
     fi
     changed "restarted $unit"
   elif ! unit_is_active "$unit"; then

@@ -36,9 +36,9 @@ if install_content "$dest" "$mode" "$owner"; then
   changed "$dest ($mode $owner)"
   if [ -n "$unit" ] && ! unit_apply "$action" "$unit"; then
     if [ "$had" = 1 ]; then mv -f -- "$prev" "$dest"; else rm -f -- "$dest"; fi
-    log "rolled $dest back to its previous version; ${action}ing $unit with it"
-    unit_apply "$action" "$unit" >/dev/null 2>&1 || log "warning: $unit did not come back with the previous version either"
-    die "$unit failed to $action with the new $dest (journal above); the file was rolled back, the host is as before this step"
+    # Not waited for: the step fails now, with the cause; the unit comes back on its own (journalctl -u UNIT).
+    systemctl "$action" --no-block "$unit" >&2 || log "warning: could not $action $unit with the previous version"
+    die "$unit failed to $action with the new $dest (journal above); the file was rolled back and $unit is ${action}ing with it: the host is as before this step"
   fi
 else
   ok "$dest unchanged"
