@@ -88,7 +88,13 @@ const gpuHosts = s.gpuHosts.map((h) => {
             }
           : {
               backend: 'stub',
-              stub: { bundlePath: at('./services/model-stub/dist/stub.mjs'), servedModelName: s.model.servedName, apiKey: secrets.upstreamApiKey },
+              stub: {
+                bundlePath: at('./services/model-stub/dist/stub.mjs'),
+                servedModelName: s.model.servedName,
+                apiKey: secrets.upstreamApiKey,
+                // As vLLM would take it: a value above the model's limit fails the unit at start.
+                maxModelLen: s.model.maxModelLen,
+              },
             },
       api: {
         bundlePath: at('./services/inference-api/dist/server.mjs'),

@@ -114,21 +114,28 @@ export class EdgeNode extends pulumi.ComponentResource {
 
     const nginxConf = pulumi.output(args.upstreams).apply((ups) => buildNginxConfig({ upstreams: ups, bodyLimit: args.bodyLimit, routing: args.routing }));
     const confHash = nginxConf.apply((t) => createHash('sha256').update(t).digest('hex'));
-    const other = args.mode === 'funnel' ? 'serve' : 'funnel';
     const orTrue = (argv: string[]) => `${rootCommand(user, argv)} || true`;
     this.ready = h.step('proxy', {
       create: scriptCommand(user, 'edge-proxy.sh'),
       stdin: nginxConf,
-      // Destroying the stack closes the door first: no Funnel/serve left pointing at a half-removed backend.
-      delete: [
-        orTrue(['tailscale', args.mode, 'reset']),
-        orTrue(['tailscale', other, 'reset']),
-        rootCommand(user, ['rm', '-f', '/etc/nginx/conf.d/fudbuddy-edge.conf', '/var/lib/fudbuddy/edge-serve.state']),
-        orTrue(['systemctl', 'reload', 'nginx']),
-      ].join('; '),
       triggers: [confHash, hash, args.mode],
       // The upstream hosts must serve before the proxy points at them.
       dependsOn: [joined, ...upstreamHosts],
+    });
+    // Destroy closes the door first: no Funnel/serve left pointing at a half-removed backend. Its own step with
+    // constant inputs (as GpuHost's teardown): a delete on the proxy step itself also ran on every replacement
+    // (a changed nginx config: create-before-delete), resetting serve/funnel right after the new config went live.
+    // Both modes are reset, so the command does not depend on the mode either.
+    h.step('teardown', {
+      create: 'true',
+      delete: [
+        orTrue(['tailscale', 'funnel', 'reset']),
+        orTrue(['tailscale', 'serve', 'reset']),
+        rootCommand(user, ['rm', '-f', '/etc/nginx/conf.d/fudbuddy-edge.conf', '/var/lib/fudbuddy/edge-serve.state']),
+        orTrue(['systemctl', 'reload', 'nginx']),
+      ].join('; '),
+      triggers: [],
+      dependsOn: [this.ready],
     });
 
     this.registerOutputs({ url: this.url, healthUrl: this.healthUrl, hostname: this.hostname, mode: this.mode });

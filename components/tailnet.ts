@@ -171,6 +171,7 @@ export class Tailnet extends pulumi.ComponentResource {
           triggers: [nodeTags.join(','), expiry, scripts.key],
           dependsOn: [this.acl],
           secret: true,
+          output: true,
         });
         return cmd.stdout.apply((o) => o.trim());
       };

@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { remote } from '@pulumi/command';
 import { hashDir, hashFile } from '../lib/contentHash.js';
 import { apiEnv, renderEnvFile, renderTokenFile } from '../lib/envFile.js';
+import { teardownArgs } from '../lib/hostFootprint.js';
 import { HOST_PATHS } from '../lib/hostPaths.js';
 import type { HostSteps } from '../lib/hostSteps.js';
 import type { InferenceApiArgs } from '../lib/hostTypes.js';
@@ -99,5 +100,5 @@ export function apiPhase(h: HostSteps, a: ApiInput): remote.Command {
  * install steps themselves would also run on every replacement and take the service down).
  */
 export function teardownStep(h: HostSteps, dependsOn: pulumi.Resource[]): remote.Command {
-  return h.step('teardown', { create: 'true', delete: scriptCommand(h.user, 'teardown.sh'), triggers: [], dependsOn });
+  return h.step('teardown', { create: 'true', delete: scriptCommand(h.user, 'teardown.sh', teardownArgs()), triggers: [], dependsOn });
 }

@@ -1,5 +1,4 @@
 // GpuHost phase 1, base: the host scripts into /opt/fudbuddy/bin, packages and users, the firewall, Node.
-import * as pulumi from '@pulumi/pulumi';
 import type { remote } from '@pulumi/command';
 import { hashDir } from '../lib/contentHash.js';
 import type { HostSteps } from '../lib/hostSteps.js';
@@ -31,17 +30,16 @@ export function basePhase(h: HostSteps, args: GpuHostArgs): BasePhase {
     triggers: [scriptHash('base-setup.sh')],
     dependsOn: [installScripts],
   });
-  const sshPort = typeof args.connection.port === 'number' ? args.connection.port : 22;
-  const firewallArgs = pulumi.output(h.connection.port).apply((p) => [
-    '--ssh-port',
-    String(p ?? sshPort),
+  // No SSH port: firewall.sh opens sshd's own port(s); the port Pulumi dials belongs to the connection (a port
+  // forward may map another one), and a step's command must not change when only the connection does.
+  const firewallArgs = [
     '--ssh-from',
     args.firewall.sshSources.join(','),
     ...(args.tailscale.enabled ? [] : ['--no-tailscale']),
     ...(args.firewall.extraAllow ?? []).flatMap((r) => ['--allow', `${r.port}:${r.from}`]),
-  ]);
+  ];
   const firewall = h.step('firewall', {
-    create: firewallArgs.apply((a) => scriptCommand(h.user, 'firewall.sh', a)),
+    create: scriptCommand(h.user, 'firewall.sh', firewallArgs),
     triggers: [scriptHash('firewall.sh')],
     dependsOn: [base],
   });

@@ -24,12 +24,14 @@ export function driverPhase(h: HostSteps, nv: NvidiaArgs | undefined, base: pulu
     ]),
     triggers: [scriptHash('nvidia-driver.sh')],
     dependsOn: [base],
+    output: true,
     customTimeouts: { create: '40m', update: '40m' },
   });
   const reboot = h.step('reboot', {
     create: scriptCommand(h.user, 'reboot-if-required.sh'),
     triggers: [scriptHash('reboot-if-required.sh'), driver.stdout],
     dependsOn: [driver],
+    output: true,
   });
   const rebooting = reboot.stdout.apply((o) => o.includes('REBOOTING=1'));
   // Let the scheduled reboot take the host down before dialing again.
@@ -47,6 +49,7 @@ export function driverPhase(h: HostSteps, nv: NvidiaArgs | undefined, base: pulu
     }),
     triggers: [scriptHash('verify-gpu.sh'), reboot.stdout],
     dependsOn: [pause],
+    output: true,
     // A generous dial budget: the host is rebooting (with a new kernel module) while this dials.
     connection: { ...h.connection, dialErrorLimit: Math.ceil((minutes * 60) / 10), perDialTimeout: 10 },
     customTimeouts: { create: `${minutes + 5}m`, update: `${minutes + 5}m` },

@@ -102,6 +102,7 @@ export function stubPhase(h: HostSteps, hostname: string, s: ModelStubArgs, d: D
           STUB_MODEL: s.servedModelName,
           ...(k ? { STUB_API_KEY: k } : {}),
           ...(s.tokensPerSec !== undefined ? { STUB_TOKENS_PER_SEC: String(s.tokensPerSec) } : {}),
+          ...(s.maxModelLen !== undefined ? { STUB_MAX_MODEL_LEN: String(s.maxModelLen) } : {}),
         },
         'inference.stub',
       ),

@@ -44,6 +44,7 @@ export function tailnetPhase(
     create: scriptCommand(h.user, 'tailscale-status.sh'),
     triggers: [scriptHash('tailscale-status.sh'), hostname, ts.tags.join(',')],
     dependsOn: [up],
+    output: true,
   });
   const parsed = status.stdout.apply((o) => {
     const line = o.trim().split('\n').pop() ?? '';

@@ -5,6 +5,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { remote, type types } from '@pulumi/command';
 import type { SshConnectionArgs } from './hostTypes.js';
+import { sha256 } from './contentHash.js';
 import { shq } from './shell.js';
 import { stageKey, stagePath } from './stageKeys.js';
 
@@ -36,6 +37,12 @@ export interface StepSpec {
   secret?: boolean;
   /** Another connection to the same host (e.g. a larger dial budget while it reboots). */
   connection?: types.input.remote.ConnectionArgs;
+  /**
+   * Later steps read this step's stdout (a status, a boot id, a minted key). A connection change then re-runs
+   * `create` (an update replaces stdout with what its command printed, so a no-op would blank it); such a step
+   * must be a read or idempotent.
+   */
+  output?: boolean;
   customTimeouts?: pulumi.CustomTimeouts;
 }
 
@@ -48,8 +55,14 @@ export function stepResource(
     args: {
       connection: s.connection ?? connection,
       create: s.create,
+      // What a step does is its command and stdin (with the scripts' hashes the caller's triggers hold): a change
+      // replaces the step and so runs `create`. The connection is only how the host is reached: a change of it
+      // alone (SSH key rotation, another port) is an update, and its `update` is a no-op that proves the new
+      // connection, so nothing re-runs against staged copies an earlier run already consumed. A step with a
+      // delete keeps constant inputs instead (its replacement would run the delete).
       ...(s.delete !== undefined ? { delete: s.delete } : {}),
-      triggers: s.triggers,
+      ...(s.output ? {} : { update: 'true' }),
+      triggers: s.delete !== undefined ? s.triggers : [...s.triggers, actionKey(s)],
       ...(s.stdin !== undefined ? { stdin: s.secret ? pulumi.secret(s.stdin) : s.stdin } : {}),
       logging: s.secret ? 'none' : 'stdoutAndStderr',
       // Environment goes over SSH setenv, which sshd's AcceptEnv usually refuses: pass nothing that way.
@@ -61,6 +74,12 @@ export function stepResource(
       ...(s.customTimeouts ? { customTimeouts: s.customTimeouts } : {}),
     },
   };
+}
+
+/** sha256 of a step's command and stdin; a secret when the stdin is (a hash of a weak secret could be guessed). */
+export function actionKey(s: Pick<StepSpec, 'create' | 'stdin' | 'secret'>): pulumi.Output<string> {
+  const key = pulumi.all([s.create, s.stdin ?? '']).apply(([c, i]) => sha256(`${c}\0${i}`));
+  return s.secret ? pulumi.secret(key) : key;
 }
 
 /** A local file, or a directory (its files), to copy to the host. */
@@ -114,7 +133,9 @@ export function hostSteps(prefix: string, c: SshConnectionArgs, parent: pulumi.R
       const asset = 'file' in source ? new pulumi.asset.FileAsset(source.file) : new pulumi.asset.FileArchive(source.dir);
       const copy = new remote.CopyToRemote(
         `${prefix}-${o.copyId ?? `stage-${id}`}`,
-        { connection, source: asset, remotePath, triggers: [key] },
+        // What a copy does is its content (key) and destination, as a step's action key is its command: the same
+        // trigger layout, so a change of that layout replaces a copy together with its install step.
+        { connection, source: asset, remotePath, triggers: [key, sha256(remotePath)] },
         { parent, dependsOn: o.dependsOn },
       );
       return { copy, remotePath, key };

@@ -103,6 +103,8 @@ export interface ModelStubArgs {
   apiKey?: pulumi.Input<string>;
   /** STUB_TOKENS_PER_SEC. */
   tokensPerSec?: number;
+  /** STUB_MAX_MODEL_LEN: like vLLM's --max-model-len, refused at start above the model's own limit. */
+  maxModelLen?: number;
 }
 
 export type InferenceArgs = { backend: 'vllm'; vllm: VllmArgs } | { backend: 'stub'; stub: ModelStubArgs };

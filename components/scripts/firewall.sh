@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# firewall.sh --ssh-port PORT --ssh-from CIDR[,CIDR...] [--allow PORT:CIDR]... [--no-tailscale]
+# firewall.sh --ssh-from CIDR[,CIDR...] [--ssh-port PORT] [--allow PORT:CIDR]... [--no-tailscale]
 # ufw: inbound denied by default, tailscale0 (+ WireGuard 41641/udp) allowed (the tailnet ACL filters it), SSH open from the given
 # sources on sshd's own port(s) (first, so Pulumi is never locked out), 8000 (vLLM) denied everywhere. Rules this script added
 # before and no longer wants are deleted; rules added by others are left alone. Idempotent.
@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_root
 
-ssh_port=22 ssh_from='' tailscale=1 allows=()
+ssh_port='' ssh_from='' tailscale=1 allows=()
 while [ $# -gt 0 ]; do
   case $1 in
     --ssh-port) ssh_port=$2; shift 2 ;;
@@ -19,17 +19,24 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$ssh_from" ] || die "firewall.sshSources is empty: refusing to enable a firewall that would lock out SSH"
-[[ $ssh_port =~ ^[0-9]+$ ]] || die "ssh port '$ssh_port' is not a number"
+[ -z "$ssh_port" ] || [[ $ssh_port =~ ^[0-9]+$ ]] || die "ssh port '$ssh_port' is not a number"
 command -v ufw >/dev/null || die "ufw is not installed (base-setup.sh installs it)"
 
 # Open the port(s) sshd itself listens on. Behind a port forward (GPU clouds often map another port to sshd's) the
-# port Pulumi dials (--ssh-port) never reaches this host, and opening only it would lock Pulumi out next step.
+# port Pulumi dials never reaches this host, and opening only it would lock Pulumi out next step. So the step
+# passes no port (the dialed one is the connection's business: a new forward must not re-run this); --ssh-port
+# is only a last resort when neither sshd's config nor its listening sockets can be read.
 sshd_ports=$(sshd -T 2>/dev/null | awk '$1 == "port" { print $2 }' | sort -un || true)
 if [ -z "$sshd_ports" ]; then
-  log "warning: could not read sshd's ports (sshd -T); opening the dialed port $ssh_port"
+  sshd_ports=$(ss -Hltnp 2>/dev/null | awk '/"sshd"/ { n = split($4, a, ":"); print a[n] }' | sort -un || true)
+  [ -n "$sshd_ports" ] && log "warning: sshd -T failed; opening the ports sshd listens on (ss): ${sshd_ports//$'\n'/ }"
+fi
+if [ -z "$sshd_ports" ]; then
+  [ -n "$ssh_port" ] || die "cannot tell sshd's port (sshd -T and ss both failed): refusing to enable a firewall that could lock out SSH; pass --ssh-port"
+  log "warning: could not read sshd's ports (sshd -T, ss); opening --ssh-port $ssh_port"
   sshd_ports=$ssh_port
-elif ! grep -qx "$ssh_port" <<< "$sshd_ports"; then
-  log "Pulumi dials port $ssh_port but sshd listens on ${sshd_ports//$'\n'/ }: a port forward; opening sshd's port"
+elif [ -n "$ssh_port" ] && ! grep -qx "$ssh_port" <<< "$sshd_ports"; then
+  log "--ssh-port $ssh_port but sshd listens on ${sshd_ports//$'\n'/ }: a port forward; opening sshd's port"
 fi
 rules=("deny 8000/tcp")
 IFS=',' read -r -a sources <<< "$ssh_from"

@@ -11,6 +11,12 @@ start=1
 [[ $unit =~ ^[a-zA-Z0-9@._-]+\.(service|timer|socket)$ ]] || die "'$unit' is not a unit file name"
 
 path=/etc/systemd/system/$unit
+# The previous unit file is kept until the unit came up with the new one: a failed restart puts it back (the host
+# stays as Pulumi's state, which keeps the old step, says it is).
+prev=$(mktemp /etc/systemd/system/.fudbuddy-prev.XXXXXX)
+trap 'rm -f "$prev"' EXIT
+had=0
+if [ -f "$path" ]; then cp -p -- "$path" "$prev"; had=1; fi
 if install_content "$path" 0644 root:root; then
   changed "$path"
   systemctl daemon-reload >&2
@@ -23,19 +29,20 @@ if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
   systemctl enable "$unit" >&2 || die "systemctl enable $unit failed"
   changed "enabled $unit"
 fi
-# A failed start ends the step with the unit's own last log lines in the error (what Pulumi shows), so the cause
-# is on screen without a second SSH session.
-fail_with_journal() {
-  log "--- journalctl -u $unit (last 25 lines) ---"
-  journalctl -u "$unit" -n 25 --no-pager -o short-iso >&2 || true
-  die "$unit failed to $1 (the unit's journal is above; more: journalctl -u $unit -n 200)"
-}
+# A failed start ends the step at its first failed attempt with the unit's own last log lines in the error (what
+# Pulumi shows), so the cause is on screen without a second SSH session (lib.sh unit_run).
 if [ "$start" = 1 ]; then
   if [ "$unit_changed" = 1 ] && unit_is_active "$unit"; then
-    systemctl restart "$unit" >&2 || fail_with_journal restart
+    if ! unit_run restart "$unit"; then
+      if [ "$had" = 1 ]; then mv -f -- "$prev" "$path"; else rm -f -- "$path"; fi
+      systemctl daemon-reload >&2
+      # Not waited for: the step fails now, with the cause; the unit comes back on its own.
+      systemctl restart --no-block "$unit" >&2 || log "warning: could not restart $unit with the previous unit file"
+      die "$unit failed to restart with the new unit file (journal above); rolled back and restarting with the previous one: the host is as before this step"
+    fi
     changed "restarted $unit"
   elif ! unit_is_active "$unit"; then
-    systemctl start "$unit" >&2 || fail_with_journal start
+    unit_run start "$unit" || exit 1
     changed "started $unit"
   else
     ok "$unit active"

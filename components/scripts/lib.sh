@@ -137,3 +137,58 @@ writable_by_others() {
 
 # unit_is_active UNIT
 unit_is_active() { systemctl is-active --quiet "$1"; }
+
+# unit_wanted UNIT: running, or enabled (meant to run, e.g. failing in its Restart= loop): a config change restarts
+# it, so a fix of a broken unit's config takes effect and is checked by this run, not by a later retry of systemd's.
+unit_wanted() { unit_is_active "$1" || systemctl is-enabled --quiet "$1" 2>/dev/null; }
+
+# unit_journal_tail UNIT: the unit's last log lines on stderr (what Pulumi shows of a failed step).
+unit_journal_tail() {
+  log "--- journalctl -u $1 (last 25 lines) ---"
+  journalctl -u "$1" -n 25 --no-pager -o short-iso >&2 || true
+}
+
+# unit_run start|restart UNIT: (re)starts UNIT and returns 0 once it is active, or 1 with its journal tail and an
+# ERROR line at the first failed attempt. Not a plain blocking `systemctl start`: under Restart=on-failure systemd keeps the start job
+# open across automatic restarts (it ends only when the unit is up or hits its start limit, which a start slower
+# than StartLimitIntervalSec never does), so a unit that can never start would hold the step — and `pulumi up` —
+# for ever. The unit keeps its Restart= loop (a transient cause may pass); the step fails now, with the cause.
+unit_run() {
+  local verb=$1 unit=$2 inv0 props inv state sub deadline=$((SECONDS + ${FUDBUDDY_START_WAIT:-3600}))
+  inv0=$(systemctl show -p InvocationID --value "$unit")
+  systemctl "$verb" --no-block "$unit" >&2 || { unit_journal_tail "$unit"; die "systemctl $verb $unit failed"; }
+  while :; do
+    # Jobs first, then the state: a job that ends between the two reads leaves the unit's final state to read.
+    if ! systemctl list-jobs --no-legend "$unit" 2>/dev/null | grep -qF " $unit "; then
+      [ "$(systemctl show -p ActiveState --value "$unit")" = active ] && return 0
+      state=$(systemctl show -p ActiveState --value "$unit") sub=$(systemctl show -p SubState --value "$unit")
+      break
+    fi
+    props=$(systemctl show -p InvocationID -p ActiveState -p SubState "$unit")
+    inv=$(sed -n 's/^InvocationID=//p' <<< "$props")
+    state=$(sed -n 's/^ActiveState=//p' <<< "$props")
+    sub=$(sed -n 's/^SubState=//p' <<< "$props")
+    # A new invocation (ours, or systemd's retry of it) that failed: the attempt with this run's config failed.
+    if [ "$inv" != "$inv0" ] && { [ "$sub" = auto-restart ] || [ "$state" = failed ]; }; then break; fi
+    [ "$SECONDS" -lt "$deadline" ] || { sub="$sub, still starting after ${FUDBUDDY_START_WAIT:-3600}s"; break; }
+    sleep 0.5
+  done
+  unit_journal_tail "$unit"
+  log "ERROR: $unit failed to $verb ($state/$sub; its journal is above, more: journalctl -u $unit -n 200)"
+  return 1
+}
+
+# unit_apply restart|reload UNIT: after its config changed. A unit meant to run (unit_wanted) restarts and must come
+# up (unit_run; returns 1 if it does not); reload only a running unit (ExecReload re-reads the files; nothing to re-read otherwise).
+unit_apply() {
+  local action=$1 unit=$2
+  if [ "$action" = restart ] && unit_wanted "$unit"; then
+    unit_run restart "$unit" || return 1
+  elif [ "$action" = reload ] && unit_is_active "$unit"; then
+    systemctl reload "$unit" >&2 || die "systemctl reload $unit failed: journalctl -u $unit"
+  else
+    ok "$unit not running; it picks up the change when it starts"
+    return 0
+  fi
+  echo "${action}ed: $unit"
+}

@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# teardown.sh — the delete step of a GPU host's `teardown` resource: runs on `pulumi destroy` or when the host leaves
-# the stack (never on an update: that resource's inputs do not change). Stops and removes the services and the
-# configuration the stack installed. Keeps what is slow to get back and harmless when idle: packages, the NVIDIA
-# driver, Node, the vLLM venv, the model cache, the tailnet membership, the service users, the firewall (SSH stays
-# open) and /opt/fudbuddy/bin (ops scripts). docs/host.md says how to remove those by hand.
+# teardown.sh --unit UNIT... --path PATH... [--user USER]... [--glob GLOB]...
+# The delete step of a GPU host's `teardown` resource: runs on `pulumi destroy` or when the host leaves the stack
+# (never on an update: that resource's inputs do not change). What it removes and what it keeps (and why) is one
+# list, components/lib/hostFootprint.ts, which passes the arguments; docs/host.md shows it. Also deletes the ufw
+# rules firewall.sh added (/etc/fudbuddy/ufw.rules) except those for sshd's own port(s): under default-deny, removing
+# the SSH rule would lock the operator out.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
+units=() paths=() users=() globs=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --unit) units+=("${2:?}"); shift 2 ;;
+    --path) paths+=("${2:?}"); shift 2 ;;
+    --user) users+=("${2:?}"); shift 2 ;;
+    --glob) globs+=("${2:?}"); shift 2 ;;
+    *) die "teardown.sh: unknown argument $1" ;;
+  esac
+done
+if [ "${#units[@]}" -eq 0 ] || [ "${#paths[@]}" -eq 0 ]; then
+  die "usage: teardown.sh --unit UNIT... --path PATH... (the teardown step passes them)"
+fi
 
-for unit in fudbuddy-api.service fudbuddy-model-stub.service vllm.service; do
+for unit in "${units[@]}"; do
+  [[ $unit =~ ^[a-zA-Z0-9@._-]+\.service$ ]] || die "'$unit' is not a service name"
   path=/etc/systemd/system/$unit
   [ -f "$path" ] || { ok "$unit not installed"; continue; }
   systemctl disable --now "$unit" >&2 || log "warning: $unit did not stop cleanly (journalctl -u $unit)"
@@ -17,13 +32,53 @@ for unit in fudbuddy-api.service fudbuddy-model-stub.service vllm.service; do
   changed "removed $unit"
 done
 systemctl daemon-reload >&2 || log "warning: systemctl daemon-reload failed"
+systemctl reset-failed "${units[@]}" >&2 2>/dev/null || true
 
-for path in /etc/fudbuddy /etc/fudbuddy-api /opt/fudbuddy/api /opt/fudbuddy/prompts /opt/fudbuddy/model-stub; do
+# Before /etc/fudbuddy goes: it holds the record of our ufw rules.
+rules=/etc/fudbuddy/ufw.rules
+if [ -f "$rules" ] && command -v ufw >/dev/null; then
+  sshd_ports=$(sshd -T 2>/dev/null | awk '$1 == "port" { print $2 }' | sort -un || true)
+  while IFS= read -r rule; do
+    [ -n "$rule" ] || continue
+    keep=0
+    for p in $sshd_ports; do
+      if [[ " $rule " == *" port $p proto tcp "* || $rule == "allow $p/tcp" ]]; then keep=1; fi
+    done
+    # Unknown sshd ports: keep every allow rule with a port (one of them may be SSH).
+    if [ -z "$sshd_ports" ] && [[ $rule == allow*port* || $rule =~ ^allow\ [0-9]+/tcp$ ]]; then keep=1; fi
+    if [ "$keep" = 1 ]; then ok "kept ufw rule '$rule' (SSH)"; continue; fi
+    # shellcheck disable=SC2086 # a rule is a list of ufw words
+    if ufw delete $rule >&2; then changed "removed ufw rule '$rule'"; else log "warning: could not delete ufw rule '$rule'"; fi
+  done < "$rules"
+fi
+
+for path in "${paths[@]}"; do
+  [[ $path == /etc/fudbuddy* || $path == /opt/fudbuddy/* ]] || die "refusing to remove '$path' (not under /etc/fudbuddy* or /opt/fudbuddy/)"
   if [ -e "$path" ]; then
     rm -rf -- "$path"
     changed "removed $path"
   else
     ok "$path absent"
   fi
+done
+
+for user in "${users[@]}"; do
+  [[ $user == fudbuddy-* ]] || die "refusing to remove user '$user'"
+  if id -u "$user" >/dev/null 2>&1; then
+    userdel "$user" >&2 || die "userdel $user failed"
+    getent group "$user" >/dev/null && { groupdel "$user" >&2 || log "warning: groupdel $user failed"; }
+    changed "removed user $user"
+  else
+    ok "user $user absent"
+  fi
+done
+
+for glob in "${globs[@]}"; do
+  [[ $glob == /var/tmp/fudbuddy-* || $glob == /run/lock/fudbuddy-* ]] || die "refusing to remove '$glob'"
+  for path in $glob; do
+    [ -e "$path" ] || continue
+    rm -rf -- "$path"
+    changed "removed $path"
+  done
 done
 finish

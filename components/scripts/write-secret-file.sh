@@ -25,11 +25,20 @@ done
 case $mode in 0600|0640) ;; *) die "write-secret-file.sh: --mode must be 0600 or 0640, not $mode" ;; esac
 umask 077
 ensure_dir "$(dirname "$dest")" 0750 root:"${owner#*:}"
+# The previous version, kept (same directory, same mode) until the unit came up with the new one: a step that fails
+# leaves the host as it was, as Pulumi's state (which keeps the old step) says it is. Otherwise reverting the
+# config to its last good value would be a no-op `up` while the host still ran the broken one.
+prev=$(mktemp "$(dirname "$dest")/.fudbuddy-prev.XXXXXX")
+trap 'rm -f "$prev"' EXIT
+had=0
+if [ -f "$dest" ]; then cp -p -- "$dest" "$prev"; had=1; fi
 if install_content "$dest" "$mode" "$owner"; then
   changed "$dest ($mode $owner)"
-  if [ -n "$unit" ] && unit_is_active "$unit"; then
-    systemctl "$action" "$unit" >&2 || die "systemctl $action $unit failed: journalctl -u $unit"
-    echo "${action}ed: $unit"
+  if [ -n "$unit" ] && ! unit_apply "$action" "$unit"; then
+    if [ "$had" = 1 ]; then mv -f -- "$prev" "$dest"; else rm -f -- "$dest"; fi
+    # Not waited for: the step fails now, with the cause; the unit comes back on its own (journalctl -u UNIT).
+    systemctl "$action" --no-block "$unit" >&2 || log "warning: could not $action $unit with the previous version"
+    die "$unit failed to $action with the new $dest (journal above); the file was rolled back and $unit is ${action}ing with it: the host is as before this step"
   fi
 else
   ok "$dest unchanged"

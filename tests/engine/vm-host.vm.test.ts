@@ -4,8 +4,13 @@
 // Stand-ins: the command provider (this repo's, real SSH underneath; see docs/engine-tests.md) and the model stub
 // in place of vLLM (no GPU). No tailnet and so no edge node yet (the e2e stack has tailscaleEnabled: false; the
 // real tailnet comes with branch `tailnet`): the API binds the VM's own address.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEPT, TEARDOWN } from '../../components/lib/hostFootprint.js';
 import { EXAMPLE_PASSPHRASE } from '../../stacks/exampleStacks.js';
 import { ensureVmImage, startVm, type Vm } from '../support/vm.js';
 import { createWorkspace, expectOk, parseJson, REPO_ROOT, type RunResult, type Workspace } from './support/engine.js';
@@ -31,12 +36,15 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     return Number(r.stdout.trim());
   };
   const vmNow = async (): Promise<string> => (await vm.ssh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
+  const changesOfLastUpdate = async (): Promise<Record<string, number>> =>
+    parseJson<Array<{ resourceChanges?: Record<string, number> }>>(expectOk(await pulumi(['stack', 'history', '--json']), 'history').stdout)[0]!.resourceChanges ?? {};
 
   beforeAll(async () => {
     ws = createWorkspace(EXAMPLE_PASSPHRASE, { from: REPO_ROOT, copy: ['Pulumi.yaml', `Pulumi.${STACK}.yaml`], link: ['index.ts'] });
     expectOk(await ws.pulumi(['stack', 'init', STACK, '--secrets-provider', 'passphrase']), 'stack init');
     await ensureVmImage();
-    vm = await startVm(`en${process.pid % 100000}`, { forwards: [8001] });
+    // A second forward to sshd: the "changed host port" test moves the stack onto it.
+    vm = await startVm(`en${process.pid % 100000}`, { forwards: [8001, 22] });
     console.log(`VM boot to SSH: ${vm.bootSeconds} s`);
     const set = async (p: string, v: string): Promise<void> => void expectOk(await pulumi(['config', 'set', '--path', p, v]), `config set ${p}`);
     await set('fudbuddy:gpuHosts[0].address', vm.host);
@@ -65,7 +73,12 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     console.log(`up step timeline (s after the first remote command):\n${rows.map(([t, c]) => `  ${(Number(t) - t0).toFixed(0).padStart(5)}  ${c.split('/').pop()}`).join('\n')}`);
     expect((await vm.ssh('systemctl is-active fudbuddy-model-stub.service fudbuddy-api.service')).stdout.trim()).toBe('active\nactive');
     const base = `http://127.0.0.1:${vm.forwards[8001]}`;
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    // The API's upstream probe has a 2 s budget; a starved TCG guest may miss the first one (a hang guard, 120 s).
+    const h0 = Date.now();
+    let health = 0;
+    while ((health = (await fetch(`${base}/healthz`)).status) !== 200 && Date.now() - h0 < 120_000) await new Promise((r) => setTimeout(r, 2000));
+    console.log(`/healthz 200 after ${((Date.now() - h0) / 1000).toFixed(1)} s`);
+    expect(health).toBe(200);
     const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: serviceToken, maxRetries: 0 });
     const stream = await client.chat.completions.create({ model: 'fudbuddy', messages: [{ role: 'user', content: 'Where should we eat tonight?' }], stream: true });
     let text = '';
@@ -142,12 +155,87 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     serviceToken = newToken;
   }, 1_800_000);
 
+  it('a broken model unit (maxModelLen above the model limit, as vLLM refuses it) fails up at its first failed start, with its journal tail', async () => {
+    // Before: Restart=on-failure kept the start job open across restarts, so `systemctl restart` never returned.
+    expectOk(await pulumi(['config', 'set', '--path', 'fudbuddy:model.maxModelLen', '65536']), 'config set maxModelLen');
+    const t0 = Date.now();
+    const r = await pulumi(['up', '--yes', '--skip-preview'], 1_200_000);
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`broken model unit: up failed after ${seconds.toFixed(1)} s (exit ${r.code})`);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('--- journalctl -u fudbuddy-model-stub.service');
+    expect(r.output).toContain('greater than the derived max_model_len');
+    expect(r.output).toContain('fudbuddy-model-stub.service failed to restart');
+    expect(r.output).toContain('the file was rolled back');
+    expect(seconds).toBeLessThan(240); // a hang guard: the old loop waited for ever
+    // The failed step left the host as before (env file rolled back, the stub restarted with it), as the state,
+    // which keeps the old step, says: reverting the config is then a no-op up, and everything runs.
+    expect((await vm.ssh('sudo -n grep -c STUB_MAX_MODEL_LEN=.65536 /etc/fudbuddy/model-stub.env || true')).stdout.trim()).toBe('0');
+    expectOk(await pulumi(['config', 'rm', '--path', 'fudbuddy:model.maxModelLen']), 'config rm maxModelLen');
+    await timed('up after the revert', ['up', '--yes', '--skip-preview'], 900_000);
+    expect(Object.keys(await changesOfLastUpdate())).toEqual(['same']);
+    // The rolled-back stub was restarted without waiting (the step failed at once): it comes up on its own.
+    const up = await vm.ssh('for i in $(seq 1 120); do systemctl is-active --quiet fudbuddy-model-stub.service && break; sleep 1; done; systemctl is-active fudbuddy-model-stub.service fudbuddy-api.service');
+    expect(up.stdout.trim()).toBe('active\nactive');
+    const models = await fetch(`http://127.0.0.1:${vm.forwards[8001]}/v1/models`, { headers: { authorization: `Bearer ${serviceToken}` } });
+    expect(models.status).toBe(200);
+  }, 2_400_000);
+
+  it('SSH key rotation and a changed host port: up updates the connection only, runs no command as root, and the state holds the new one', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'e12-key-'));
+    try {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rotated', '-f', path.join(dir, 'k')]);
+      const pub = readFileSync(path.join(dir, 'k.pub'), 'utf8').trim();
+      const fingerprint = execFileSync('ssh-keygen', ['-lf', path.join(dir, 'k.pub')], { encoding: 'utf8' }).split(' ')[1]!;
+      // As an operator would: the new key is authorized before the stack uses it.
+      expect((await vm.ssh('cat >> ~/.ssh/authorized_keys', { stdin: `${pub}\n` })).code).toBe(0);
+      expectOk(await pulumi(['config', 'set', '--secret', 'fudbuddy:sshPrivateKey'], 60_000, readFileSync(path.join(dir, 'k'), 'utf8')), 'config set new key');
+      expectOk(await pulumi(['config', 'set', '--path', 'fudbuddy:gpuHosts[0].port', String(vm.forwards[22])]), 'config set port');
+      const since = await vmNow();
+      await timed('key rotation + port change up', ['up', '--yes', '--skip-preview'], 900_000);
+      const changes = await changesOfLastUpdate();
+      console.log(`key rotation + port change: ${JSON.stringify(changes)}`);
+      expect(Object.keys(changes).sort()).toEqual(['same', 'update'].filter((k) => k in changes).sort());
+      expect(changes.update).toBeGreaterThan(0);
+      const sudoRuns = await sudoRunsSince(since);
+      const sessions = Number(
+        (await vm.ssh(`sudo -n journalctl --no-pager -o cat -u ssh.service --since '${since}' | grep -c 'Accepted publickey for ubuntu.*${fingerprint}' || true`)).stdout.trim(),
+      );
+      console.log(`key rotation + port change: ${sudoRuns} commands as root, ${sessions} SSH sessions with the new key (the no-op updates)`);
+      expect(sudoRuns).toBe(0);
+      expect(sessions).toBeGreaterThan(0);
+      const state = expectOk(await pulumi(['stack', 'export', '--show-secrets']), 'export').stdout;
+      // A secret exports (with --show-secrets) as {<sig>, plaintext: "<json>"}.
+      const teardown = parseJson<{ deployment: { resources: Array<{ urn: string; outputs?: { connection?: { plaintext?: string } } }> } }>(state)
+        .deployment.resources.find((r) => r.urn.endsWith('-teardown'));
+      const conn = parseJson<{ port?: number; privateKey?: string }>(teardown?.outputs?.connection?.plaintext ?? '{}');
+      expect(conn.port).toBe(vm.forwards[22]);
+      expect(conn.privateKey).toContain(readFileSync(path.join(dir, 'k'), 'utf8').split('\n')[1]);
+      // The API still answers, and a further up is a no-op again.
+      expect((await fetch(`http://127.0.0.1:${vm.forwards[8001]}/healthz`)).status).toBe(200);
+      await timed('no-op up after rotation', ['up', '--yes', '--skip-preview'], 900_000);
+      expect(Object.keys(await changesOfLastUpdate())).toEqual(['same']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 1_800_000);
+
   it('destroy stops and removes the services and their configuration', async () => {
     await timed('destroy', ['destroy', '--yes', '--skip-preview'], 900_000);
     const units = await vm.ssh('ls /etc/systemd/system | grep -E "^(fudbuddy|vllm)" | grep -v "^fudbuddy-seed" || true; systemctl list-units --all --no-legend "fudbuddy*" "vllm*" | grep -v -e not-found -e fudbuddy-seed || true');
     expect(units.stdout.trim()).toBe('');
-    const files = await vm.ssh('for p in /etc/fudbuddy /etc/fudbuddy-api /opt/fudbuddy/api /opt/fudbuddy/prompts /opt/fudbuddy/model-stub; do [ -e $p ] && echo $p; done; true');
+    // The footprint list (components/lib/hostFootprint.ts, docs/host.md): what it says is removed is gone ...
+    const files = await vm.ssh(`for p in ${[...TEARDOWN.paths, ...TEARDOWN.globs].join(' ')}; do [ -e "$p" ] && echo "$p"; done; true`);
     expect(files.stdout.trim()).toBe('');
+    const users = await vm.ssh(`for u in ${TEARDOWN.users.join(' ')}; do getent passwd "$u"; getent group "$u"; done; true`);
+    expect(users.stdout.trim()).toBe('');
+    const ufw = (await vm.ssh('sudo -n ufw status')).stdout;
+    expect(ufw).toContain('Status: active');
+    expect(ufw).not.toMatch(/\b800[01]\b/);
+    // ... and what it says is kept is still there (the SSH rule under default-deny, the model user, the ops scripts).
+    expect(KEPT.length).toBeGreaterThan(0);
+    expect(ufw).toMatch(/^22\/tcp\s+ALLOW/m);
+    expect((await vm.ssh('getent passwd fudbuddy-model && test -x /opt/fudbuddy/bin/teardown.sh')).code).toBe(0);
     await expect(fetch(`http://127.0.0.1:${vm.forwards[8001]}/healthz`, { signal: AbortSignal.timeout(5000) })).rejects.toThrow();
   }, 900_000);
 });

@@ -3,7 +3,7 @@
 // support/gpuHostMocks.ts; rotation, reboot and test-host shapes: gpuHost.scenarios.mock.test.ts; Tailnet: tailnet.mock.test.ts.
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
-import { hashDir, hashFile } from '../../components/lib/contentHash.js';
+import { hashDir, hashFile, sha256 } from '../../components/lib/contentHash.js';
 import { scriptHash, stageKey, stagePath } from '../../components/lib/stageKeys.js';
 import { isSecretEnvelope, value } from '../support/pulumiMocks.js';
 import { SECRETS, TS_IP, apiBundle, byName, deps, plain, prod, promptsDir, resources, useGpuHosts } from './support/gpuHostMocks.js';
@@ -46,18 +46,19 @@ describe('GpuHost under mocks (production shape: nvidia, tailscale, vLLM)', () =
 
   it('triggers are content hashes of what each step ships', () => {
     const apiKey = stageKey(hashFile(apiBundle), 'install-file.sh');
-    expect(byName('prod-stage-api').inputs.triggers).toEqual([apiKey]);
-    expect(byName('prod-api-install').inputs.triggers).toEqual([apiKey]);
+    expect(byName('prod-stage-api').inputs.triggers).toEqual([apiKey, sha256(stagePath('api', apiKey, '.mjs'))]);
+    // (then the step's action key: sha256 of its command and stdin, components/lib/hostSteps.ts)
+    expect(byName('prod-api-install').inputs.triggers).toEqual([apiKey, sha256(`${String(byName('prod-api-install').inputs.create)}\0`)]);
     expect(byName('prod-stage-api').inputs.remotePath).toBe(stagePath('api', apiKey, '.mjs'));
     expect(String(byName('prod-api-install').inputs.create)).toContain(stagePath('api', apiKey, '.mjs'));
-    expect(byName('prod-prompts-install').inputs.triggers).toEqual([stageKey(hashDir(promptsDir), 'install-file.sh')]);
-    expect(byName('prod-base').inputs.triggers).toEqual([scriptHash('base-setup.sh')]);
+    expect((byName('prod-prompts-install').inputs.triggers as unknown[])[0]).toEqual(stageKey(hashDir(promptsDir), 'install-file.sh'));
+    expect((byName('prod-base').inputs.triggers as unknown[])[0]).toEqual(scriptHash('base-setup.sh'));
     // A different bundle is a different key (and staging path): the copy and the install re-run together.
     expect(stageKey(hashDir(promptsDir), 'install-file.sh')).not.toBe(apiKey);
     // Except the teardown step, whose inputs must stay constant (see its own test).
     for (const r of resources.filter((x) => x.type === 'command:remote:Command' && !x.name.endsWith('-teardown'))) {
-      const triggers = r.inputs.triggers as unknown[];
-      expect(triggers?.length, r.name).toBeGreaterThan(0);
+      const triggers = plain(r.inputs.triggers) as unknown[];
+      expect(triggers?.length, `${r.name}: ${JSON.stringify(r.inputs.triggers)}`).toBeGreaterThan(0);
       expect(String(plain(triggers[0])), r.name).toMatch(/^[0-9a-f]{64}$/);
     }
   });

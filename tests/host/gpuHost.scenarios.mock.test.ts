@@ -94,7 +94,7 @@ describe('GpuHost under mocks (CPU test host: no GPU, no tailnet, model stub)', 
     expect(String(plain(byName('ci-stub-unit').inputs.stdin))).toContain('model STUB (test hosts only)');
     expect(String(byName('ci-stub-unit').inputs.create)).toBe('bash /opt/fudbuddy/bin/install-unit.sh fudbuddy-model-stub.service');
     expect(String(byName('ci-firewall').inputs.create)).toBe(
-      'bash /opt/fudbuddy/bin/firewall.sh --ssh-port 22 --ssh-from 10.213.9.1/32 --no-tailscale --allow 8001:10.213.9.1/32',
+      'bash /opt/fudbuddy/bin/firewall.sh --ssh-from 10.213.9.1/32 --no-tailscale --allow 8001:10.213.9.1/32',
     );
     expect(deps.get('ci-api-unit')).toEqual(expect.arrayContaining(['ci-stub-unit']));
   });

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
+import { sha256 } from '../../components/lib/contentHash.js';
 import { HOST_PATHS } from '../../components/lib/hostPaths.js';
 import { sshConnection, stepResource } from '../../components/lib/hostSteps.js';
 import { REMOTE_BIN, rootCommand, scriptCommand } from '../../components/lib/shell.js';
@@ -38,6 +39,30 @@ describe('hostSteps: step arguments', () => {
     expect(opts.additionalSecretOutputs).toEqual([]);
     expect(args.stdin).toBe('unit text');
     expect(args).not.toHaveProperty('delete');
+  });
+
+  it('what a step does (command, stdin) is in its triggers; the connection is not: a new key or port only updates, and the update is a no-op', async () => {
+    const resolve = <T,>(o: pulumi.Input<T>): Promise<T> => new Promise((r) => pulumi.output(o).apply((v) => r(v as T)));
+    const spec = { create: 'sudo -n bash /opt/fudbuddy/bin/x.sh', triggers: ['h'], stdin: 'unit text' };
+    const a = stepResource(conn, spec);
+    const rotated = stepResource(sshConnection({ host: '203.0.113.9', port: 40022, user: 'ubuntu', privateKey: 'k2' }), spec);
+    const ta = await resolve(pulumi.all(a.args.triggers as pulumi.Input<unknown>[]));
+    expect(ta).toEqual(['h', sha256('sudo -n bash /opt/fudbuddy/bin/x.sh\0unit text')]);
+    // Only the connection differs: same triggers (no replace, no create), and the update command changes nothing.
+    expect(await resolve(pulumi.all(rotated.args.triggers as pulumi.Input<unknown>[]))).toEqual(ta);
+    expect(a.args.update).toBe('true');
+    // A different command or stdin is a different action: replaced, so `create` runs.
+    const other = await resolve(pulumi.all(stepResource(conn, { ...spec, stdin: 'unit text 2' }).args.triggers as pulumi.Input<unknown>[]));
+    expect(other[1]).not.toBe(ta[1]);
+    // A secret stdin's action key is a secret too.
+    const secretKey = (stepResource(conn, { ...spec, secret: true }).args.triggers as pulumi.Input<unknown>[])[1] as pulumi.Output<string>;
+    expect(await pulumi.isSecret(secretKey)).toBe(true);
+  });
+
+  it('a step others read the stdout of re-runs create on a connection change; a step with a delete keeps constant triggers', () => {
+    expect(stepResource(conn, { create: 'x', triggers: ['h'], output: true }).args).not.toHaveProperty('update');
+    const teardown = stepResource(conn, { create: 'true', delete: 'y', triggers: [] });
+    expect(teardown.args.triggers).toEqual([]);
   });
 
   it('maps the SSH connection once: port 22 by default, the private key always secret, unset keys left out', async () => {

@@ -32,7 +32,13 @@ describe('private stack (mock engine)', () => {
     const proxy = one(run, 'command:remote:Command', 'edge-proxy');
     const conn = unwrap(proxy.inputs.connection) as Record<string, unknown>;
     expect(conn.host).toBe('203.0.113.10');
-    expect(String(proxy.inputs.delete)).toContain('tailscale serve reset');
+    // Destroy resets serve/funnel through a constant-input step: the proxy step itself deletes nothing, so a
+    // replacement (new nginx config) never resets the door it just opened.
+    expect(proxy.inputs.delete).toBeUndefined();
+    const teardown = one(run, 'command:remote:Command', 'edge-teardown');
+    expect(String(teardown.inputs.delete)).toContain('tailscale serve reset');
+    expect(teardown.inputs.create).toBe('true');
+    expect(teardown.inputs.triggers ?? []).toEqual([]);
     // nginx in front of both hosts' APIs on their tailnet addresses, session-affine, gpu2 draining (from config).
     const conf = String(unwrap(proxy.inputs.stdin));
     const home = /upstream fudbuddy_home \{([^}]*)\}/.exec(conf)?.[1] ?? '';

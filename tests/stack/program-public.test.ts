@@ -58,7 +58,13 @@ describe('public stack (mock engine)', () => {
     expect(run.exports.edgeUrl).toBe('https://fudbuddy-edge.tail1234.ts.net');
     const proxy = one(run, 'command:remote:Command', 'edge-proxy');
     expect(String(proxy.inputs.create)).toContain('edge-proxy.sh');
-    expect(String(proxy.inputs.delete)).toContain('tailscale funnel reset');
+    // Destroy resets serve/funnel through a constant-input step: the proxy step itself deletes nothing, so a
+    // replacement (new nginx config) never resets the door it just opened.
+    expect(proxy.inputs.delete).toBeUndefined();
+    const teardown = one(run, 'command:remote:Command', 'edge-teardown');
+    expect(String(teardown.inputs.delete)).toContain('tailscale funnel reset');
+    expect(teardown.inputs.create).toBe('true');
+    expect(teardown.inputs.triggers ?? []).toEqual([]);
   });
 
   it("puts the Worker's service token into the API's tokens (with the previous one during a rotation)", () => {

@@ -1,6 +1,7 @@
 // `npm run stub` / `node stub.mjs`: the stub model server configured from the environment.
 import { prefixCacheSimFromEnv } from './prefixCacheSim.js';
 import { onShutdownSignals } from '../../common/shutdown-signals.js';
+import { maxModelLenError } from './modelLen.js';
 import { isStubMode, startStub, STUB_MODES } from './stub.js';
 
 function intEnv(name: string, fallback: number, min = 0): number {
@@ -18,6 +19,12 @@ const rawMode = process.env.STUB_MODE ?? 'ok';
 if (!isStubMode(rawMode)) {
   console.error(`model-stub: STUB_MODE must be one of ${STUB_MODES.join('|')} (got "${rawMode}")`);
   process.exit(2);
+}
+
+const lenError = maxModelLenError(intEnv('STUB_MAX_MODEL_LEN', 0));
+if (lenError) {
+  console.error(`model-stub: ${lenError}`);
+  process.exit(1);
 }
 
 const prefixCacheSim = prefixCacheSimFromEnv(process.env);

@@ -1,0 +1,35 @@
+// The host footprint list (components/lib/hostFootprint.ts) is the one place: docs/host.md's table is generated
+// from it, and the teardown step passes exactly it to teardown.sh.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { footprintTable, KEPT, TEARDOWN, teardownArgs } from '../../components/lib/hostFootprint.js';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+
+describe('host footprint: one list for teardown, docs and the VM check', () => {
+  it("docs/host.md's table is the list's rendering", () => {
+    const doc = readFileSync(path.join(repo, 'docs/host.md'), 'utf8');
+    const m = /<!-- footprint:start[^>]*-->\n([\s\S]*?)\n<!-- footprint:end -->/.exec(doc);
+    expect(m, 'footprint markers in docs/host.md').not.toBeNull();
+    expect(m![1]).toBe(footprintTable());
+  });
+
+  it('teardown.sh gets every unit, path, user and glob of the list, each once, and every kept item says why', () => {
+    const args = teardownArgs();
+    const values = (flag: string): string[] => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
+    expect(values('--unit')).toEqual([...TEARDOWN.units]);
+    expect(values('--path')).toEqual([...TEARDOWN.paths]);
+    expect(values('--user')).toEqual([...TEARDOWN.users]);
+    expect(values('--glob')).toEqual([...TEARDOWN.globs]);
+    expect(args.length).toBe(2 * (TEARDOWN.units.length + TEARDOWN.paths.length + TEARDOWN.users.length + TEARDOWN.globs.length));
+    for (const k of KEPT) expect(k.why.length, k.what).toBeGreaterThan(20);
+  });
+
+  it('teardown.sh only removes what its guards allow (our prefixes), so the list cannot point it elsewhere', () => {
+    const script = readFileSync(path.join(repo, 'components/scripts/teardown.sh'), 'utf8');
+    for (const p of TEARDOWN.paths) expect(p.startsWith('/etc/fudbuddy') || p.startsWith('/opt/fudbuddy/'), p).toBe(true);
+    for (const u of TEARDOWN.users) expect(u.startsWith('fudbuddy-'), u).toBe(true);
+    expect(script).toContain('refusing to remove');
+  });
+});
