@@ -4,9 +4,8 @@
 // builders GpuHost uses. No GPU and no tailnet here: the model stub stands in for vLLM and the API binds to the
 // VM's own address (addressMode 'address'); nvidia/tailscale paths stay in scripts.host.test.ts with stand-ins.
 // Test timeouts are hang guards sized for a TCG guest on a busy shared box (docs/benchmarks.md), not speed goals.
-import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashDir, hashFile } from '../../components/lib/contentHash.js';
@@ -15,13 +14,14 @@ import { SCRIPTS_DIR } from '../../components/lib/scriptsDir.js';
 import { asRoot } from '../../components/lib/shell.js';
 import { API_UNIT, apiUnit, modelStubUnit, STUB_UNIT } from '../../components/lib/units.js';
 import { REPO_ROOT } from '../support/testHost.js';
-import { ensureVmImage, startVm, vmNodeVersion, type Vm } from '../support/vm.js';
-import { GUEST_IP, VM_USER as USER, vmSteps, waitUntil, type Run, type VmSteps } from './support/vmSteps.js';
+import { vmNodeVersion, type Vm } from '../support/vm.js';
+import { bootTestVm, GUEST_IP, VM_USER as USER, waitUntil, type Run, type TestVm, type VmSteps } from './support/vmSteps.js';
 
 const API_TOKEN = 'api-token-secret-7f3a9c1e5b2d4f60';
 const STUB_KEY = 'stub-upstream-key-secret-93b1c7e2';
 const TOKENS_PATH = '/etc/fudbuddy-api/tokens';
 
+let t: TestVm;
 let vm: Vm;
 let work: string;
 let steps: VmSteps;
@@ -46,24 +46,14 @@ const firewallArgs = (): string[] => ['--ssh-port', String(vm.port), '--ssh-from
 const api = (p: string): string => `http://127.0.0.1:${vm.forwards[8001]}${p}`;
 
 beforeAll(async () => {
-  await ensureVmImage();
-  execFileSync(process.execPath, ['scripts/build.mjs', 'stub'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  work = mkdtempSync(path.join(tmpdir(), 'fudbuddy-vm-test-'));
-  // Private copies: other suites may rebuild dist/ while this one runs.
-  API_BUNDLE = path.join(work, 'server.mjs');
-  STUB_BUNDLE = path.join(work, 'stub.mjs');
-  cpSync(path.join(REPO_ROOT, 'services/inference-api/dist/server.mjs'), API_BUNDLE);
-  cpSync(path.join(REPO_ROOT, 'services/model-stub/dist/stub.mjs'), STUB_BUNDLE);
+  t = await bootTestVm('hs', { forwards: [8001] });
+  ({ vm, work, steps } = t);
+  API_BUNDLE = t.bundle('api');
+  STUB_BUNDLE = t.bundle('stub');
   cpSync(path.join(REPO_ROOT, 'prompts'), path.join(work, 'prompts'), { recursive: true });
-  vm = await startVm(`hs${process.pid % 100000}`, { forwards: [8001] });
-  steps = vmSteps(vm, work);
-  console.log(`VM boot to SSH: ${vm.bootSeconds} s`);
 }, 25 * 60_000);
 
-afterAll(async () => {
-  await vm?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(async () => t?.stop());
 
 describe('host scripts under real systemd in a qemu VM, as ubuntu via sudo (model stub instead of vLLM)', () => {
   it('the VM is a stock cloud-like host: systemd PID 1, ubuntu with umask 0002 over SSH and SFTP, sudo, hosts Node', async () => {

@@ -6,16 +6,13 @@
 // STAND-IN: nvidia-smi (no GPU; tests/host/standins-gpu). The model stub serves vLLM's /metrics names. Not here:
 // Grafana and Loki come from Grafana's apt repository, which this machine cannot reach: the payload's
 // monitoring-server.sh part runs (monitoring-host.sh would go on to grafana-server.sh).
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstallPayload, loadMonitoringVersions, renderAlertmanagerConfig, renderCredentialExpiryTextfile, renderPrometheusConfig, versionEnv } from '../../components/lib/monitoringConfig.js';
 import { gpuExportersPayload, monitoringHostInstall } from '../../components/lib/monitoringPayloads.js';
 import { REPO_ROOT } from '../support/testHost.js';
-import { ensureVmImage, startVm, type Vm } from '../support/vm.js';
-import { GUEST_IP, vmSteps, waitUntil, type VmSteps } from '../host/support/vmSteps.js';
+import type { Vm } from '../support/vm.js';
+import { bootTestVm, GUEST_IP, waitUntil, type TestVm, type VmSteps } from '../host/support/vmSteps.js';
 
 const NAME = 'gpu-vm';
 const PINS = versionEnv(loadMonitoringVersions());
@@ -41,8 +38,8 @@ const serverInstall = monitoringHostInstall({
 });
 const server = (files: Record<string, string> = {}): string => buildInstallPayload({ ...serverInstall, files: { ...serverInstall.files, ...files } });
 
+let t: TestVm;
 let vm: Vm;
-let work: string;
 let s: VmSteps;
 const cat = (p: string): Promise<string> => s.sh(`sudo -n cat ${p}`);
 const writeSecret = (dest: string, owner: string, flags: string, stdin: string) => vm.ssh(`sudo -n ${WRITE_SECRET} ${dest} ${owner} ${flags}`, { stdin, timeoutMs: 120_000 });
@@ -53,22 +50,14 @@ const targets = async (): Promise<Record<string, string>> => {
 };
 
 beforeAll(async () => {
-  await ensureVmImage();
-  execFileSync(process.execPath, ['scripts/build.mjs', 'stub'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  work = mkdtempSync(path.join(tmpdir(), 'fudbuddy-mon-vm-'));
-  cpSync(path.join(REPO_ROOT, 'services/model-stub/dist/stub.mjs'), path.join(work, 'stub.mjs'));
-  vm = await startVm(`mo${process.pid % 100000}`);
-  console.log(`VM boot to SSH: ${vm.bootSeconds} s`);
-  s = vmSteps(vm, work);
+  t = await bootTestVm('mo');
+  ({ vm, steps: s } = t);
   await vm.copyTo(path.join(REPO_ROOT, 'tests/host/standins-gpu/nvidia-smi'), '/home/ubuntu/nvidia-smi');
-  await vm.copyTo(path.join(work, 'stub.mjs'), '/home/ubuntu/stub.mjs');
+  await vm.copyTo(t.bundle('stub'), '/home/ubuntu/stub.mjs');
   await s.sh('sudo -n install -m 0755 /home/ubuntu/nvidia-smi /usr/bin/nvidia-smi && sudo -n install -D -m 0644 /home/ubuntu/stub.mjs /opt/fudbuddy/model-stub/stub.mjs');
 }, 25 * 60_000);
 
-afterAll(async () => {
-  await vm?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(async () => t?.stop());
 
 describe('monitoring on Debian bookworm under real systemd in a qemu VM, as ubuntu via sudo, with the pins of versions.json (stand-in: nvidia-smi, no GPU)', () => {
   it('gpu-exporters.sh: installs node exporter through real apt and starts every unit; a second run changes and restarts nothing', async () => {

@@ -3,12 +3,14 @@
 // every tests/**/*.vm.test.ts that drives host scripts directly (the engine suites go through `pulumi up`).
 import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashDir } from '../../../components/lib/contentHash.js';
 import { SCRIPTS_DIR } from '../../../components/lib/scriptsDir.js';
 import { stageKey, stagePath } from '../../../components/lib/stageKeys.js';
 import { asRoot, scriptCommand } from '../../../components/lib/shell.js';
-import type { Vm } from '../../support/vm.js';
+import { REPO_ROOT } from '../../support/testHost.js';
+import { ensureVmImage, startVm, type Vm, type VmOptions } from '../../support/vm.js';
 
 export const VM_USER = 'ubuntu';
 /** qemu user-mode networking's DHCP address for the guest. */
@@ -107,5 +109,39 @@ export function vmSteps(vm: Vm, work: string): VmSteps {
       return { ...r, result: resultOf(r.stdout) };
     },
     unitProp: (unit, prop) => sh(`systemctl show -p ${prop} --value ${unit}`),
+  };
+}
+
+/** The bundles the VM suites deploy, built once by the suite's global setup (tests/engine/global-setup.ts). */
+const BUNDLES = {
+  api: 'services/inference-api/dist/server.mjs',
+  stub: 'services/model-stub/dist/stub.mjs',
+} as const;
+
+export interface TestVm {
+  vm: Vm;
+  steps: VmSteps;
+  /** A private temp directory; it holds private copies of the bundles (another file's run never changes them). */
+  work: string;
+  bundle(name: keyof typeof BUNDLES): string;
+  stop(): Promise<void>;
+}
+
+/** Boots one VM for a test file (call from beforeAll; `stop` from afterAll). `prefix`: 2 letters naming the file. */
+export async function bootTestVm(prefix: string, opts: VmOptions = {}): Promise<TestVm> {
+  await ensureVmImage();
+  const work = mkdtempSync(path.join(tmpdir(), `fudbuddy-vm-${prefix}-`));
+  for (const rel of Object.values(BUNDLES)) cpSync(path.join(REPO_ROOT, rel), path.join(work, path.basename(rel)));
+  const vm = await startVm(`${prefix}${process.pid % 100000}`, opts);
+  console.log(`VM boot to SSH: ${vm.bootSeconds} s`);
+  return {
+    vm,
+    work,
+    steps: vmSteps(vm, work),
+    bundle: (name) => path.join(work, path.basename(BUNDLES[name])),
+    async stop() {
+      await vm.stop();
+      rmSync(work, { recursive: true, force: true });
+    },
   };
 }
