@@ -4,7 +4,7 @@
 // builders GpuHost uses. No GPU and no tailnet here: the model stub stands in for vLLM and the API binds to the
 // VM's own address (addressMode 'address'); nvidia/tailscale paths stay in scripts.host.test.ts with stand-ins.
 // Test timeouts are hang guards sized for a TCG guest on a busy shared box (docs/benchmarks.md), not speed goals.
-import { cpSync, mkdtempSync, readdirSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashDir, hashFile } from '../../components/lib/contentHash.js';
 import { apiEnv, renderEnvFile, renderTokenFile } from '../../components/lib/envFile.js';
 import { SCRIPTS_DIR } from '../../components/lib/scriptsDir.js';
-import { stageKey, stagePath } from '../../components/lib/stageKeys.js';
 import { asRoot, scriptCommand } from '../../components/lib/shell.js';
 import { API_UNIT, apiUnit, modelStubUnit, STUB_UNIT } from '../../components/lib/units.js';
 import { REPO_ROOT } from '../support/testHost.js';
 import { ensureVmImage, startVm, vmNodeVersion, type Vm } from '../support/vm.js';
+import { stageOnVm } from '../support/vmStage.js';
 
 const USER = 'ubuntu';
 const GUEST_IP = '10.0.2.15'; // qemu user-mode networking's DHCP address for the guest
@@ -61,30 +61,8 @@ async function waitUntil(check: () => Promise<boolean>, ms = 20_000): Promise<bo
   return false;
 }
 
-/**
- * Stages a local path as @pulumi/command's CopyToRemote does: over SFTP with pkg/sftp, which sends no modes, so
- * files are created 0666 and directories 0777, minus the session's umask (0664/0775 for `ubuntu`). An sftp batch
- * of `mkdir` (asks 0777) and `put` of 0666 local copies asks the server for exactly those modes.
- */
 async function stage(local: string, id: string, hash: string, ext = ''): Promise<string> {
-  const remote = stagePath(id, stageKey(hash, id === 'scripts' ? 'install-scripts.sh' : 'install-file.sh'), ext);
-  const tmp = mkdtempSync(path.join(work, 'stage-'));
-  const batch: string[] = [];
-  const walk = (src: string, dst: string): void => {
-    if (statSync(src).isDirectory()) {
-      batch.push(`mkdir ${dst}`);
-      for (const e of readdirSync(src).sort()) walk(path.join(src, e), `${dst}/${e}`);
-    } else {
-      const copy = path.join(tmp, `${batch.length}`);
-      cpSync(src, copy);
-      chmodSync(copy, 0o666);
-      batch.push(`put ${copy} ${dst}`);
-    }
-  };
-  walk(local, remote);
-  execFileSync('sftp', ['-F', vm.sshConfig, '-b', '-', 'vm'], { input: `${batch.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
-  rmSync(tmp, { recursive: true, force: true });
-  return remote;
+  return stageOnVm(vm, work, local, id, hash, ext);
 }
 
 const unitProp = async (unit: string, prop: string): Promise<string> => sh(`systemctl show -p ${prop} --value ${unit}`);

@@ -1,0 +1,73 @@
+// A qemu VM (tests/support/vm.ts) on the real test tailnet (tests/support/tailnet.ts). The guest runs on qemu user
+// networking with restrict=on, so its only way to Headscale is a guestfwd: its TCP connections to
+// GUEST_CONTROL_ADDRESS:8080 each become a socat into the hub namespace (control and embedded DERP share that
+// port). There is no UDP path, so WireGuard between the guest and the namespace nodes relays over DERP. STUN fails
+// there, which tailscaled survives (it picks the only DERP region without a latency).
+//
+// Tailscale itself is pre-placed as its Debian package installs it (release/dist/unixpkgs: /usr/bin/tailscale,
+// /usr/sbin/tailscaled, /lib/systemd/system/tailscaled.service, /etc/default/tailscaled; then a daemon-reload
+// as its postinst does), from the toolchain's binaries and the unit files of the same tailscale.com module: the
+// product's tailscale-install.sh then takes its "already installed" path (this guest cannot reach
+// pkgs.tailscale.com). What is test-only is one drop-in, named so: DERP over plain HTTP (the embedded DERP has no
+// certificate here) and no log uploads (nowhere to upload to).
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { rootCommand } from '../../components/lib/shell.js';
+import { CONTROL_HOST, CONTROL_PORT, tailnetBinDir, type Tailnet } from './tailnet.js';
+import { REPO_ROOT } from './testHost.js';
+import type { GuestForward, Vm } from './vm.js';
+
+/** Where the guest reaches Headscale: an address of qemu's user network that slirp itself does not use. */
+export const GUEST_CONTROL_ADDRESS = '10.0.2.101';
+/** The test-only part of tailscaled's unit on the guest. */
+export const TEST_DROPIN = '/etc/systemd/system/tailscaled.service.d/10-fudbuddy-test-tailnet.conf';
+
+/** The VmOptions.guestForwards entry that connects a guest to this tailnet's Headscale. */
+export function controlForward(net: Tailnet): GuestForward {
+  return { address: GUEST_CONTROL_ADDRESS, port: CONTROL_PORT, argv: net.relayArgv() };
+}
+
+function tailscaleSource(): string {
+  return execFileSync('bash', [join(REPO_ROOT, 'scripts/tailnet-toolchain.sh'), 'tailscale-src'], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * Installs Tailscale on the guest as its package would (not enabled or started: tailscale-install.sh does that),
+ * and makes CONTROL_HOST resolve to the guestfwd. `env`: more tailscaled environment for the test drop-in.
+ */
+export async function preplaceTailscale(vm: Vm, env: Record<string, string> = {}): Promise<void> {
+  const bin = tailnetBinDir();
+  const unitDir = join(tailscaleSource(), 'cmd/tailscaled');
+  const stage = '/var/tmp/fudbuddy-tailscale-pkg';
+  const mk = await vm.ssh(`rm -rf ${stage} && mkdir -p ${stage}`);
+  if (mk.code !== 0) throw new Error(`preplace: ${mk.stderr}`);
+  for (const f of [join(bin, 'tailscale'), join(bin, 'tailscaled'), join(unitDir, 'tailscaled.service'), join(unitDir, 'tailscaled.defaults')]) {
+    await vm.copyTo(f, `${stage}/`);
+  }
+  const knobs = { TS_DEBUG_USE_DERP_HTTP: '1', TS_NO_LOGS_NO_SUPPORT: 'true', ...env };
+  for (const [k, v] of Object.entries(knobs)) {
+    if (!/^[A-Z_]+$/.test(k) || !/^[A-Za-z0-9_.:-]+$/.test(v)) throw new Error(`preplace: tailscaled env ${k} is not a plain knob`);
+  }
+  const dropin = [
+    '# Test plumbing (tests/support/vmTailnet.ts), not part of the product: the test Headscale\'s embedded DERP',
+    '# speaks plain HTTP, and there is no log server to upload to.',
+    '[Service]',
+    ...Object.entries(knobs).map(([k, v]) => `Environment=${k}=${v}`),
+    '',
+  ].join('\n');
+  const script = [
+    'set -eu',
+    `install -m 0755 ${stage}/tailscale /usr/bin/tailscale`,
+    `install -m 0755 ${stage}/tailscaled /usr/sbin/tailscaled`,
+    `install -m 0644 ${stage}/tailscaled.service /lib/systemd/system/tailscaled.service`,
+    `install -m 0644 ${stage}/tailscaled.defaults /etc/default/tailscaled`,
+    `install -d -m 0755 ${TEST_DROPIN.replace(/\/[^/]+$/, '')}`,
+    `cat > ${TEST_DROPIN}`,
+    `grep -q ' ${CONTROL_HOST}$' /etc/hosts || echo '${GUEST_CONTROL_ADDRESS} ${CONTROL_HOST}' >> /etc/hosts`,
+    'systemctl daemon-reload',
+    `rm -rf ${stage}`,
+  ].join('\n');
+  const r = await vm.ssh(rootCommand(vm.user, ['sh', '-c', script]), { stdin: dropin, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`preplace tailscale on ${vm.name}: ${r.stderr}`);
+}
+
