@@ -1,13 +1,11 @@
 // Headscale's config for an offline test run (tests/support/tailnet.ts): only what differs from the defaults of
 // Headscale v0.29.3's config-example.yaml. Embedded DERP and STUN on the private bridge, no external DERP map, no
 // update checks or log uploads, the policy in the database (so `headscale policy set` works), state under `dir`.
-// server_url carries a name, not the bridge address: the embedded DERP region's HostName comes from it
-// (hscontrol/derp/server GenerateRegion) and `derp.server.ipv4` is left unset, so every client dials DERP by that
-// name (derphttp dialNode: an empty IPv4 dials HostName) and resolves it to whatever path reaches headscale from
-// where it is: the bridge from a namespace node, a guestfwd from a qemu guest.
-export function headscaleConfig(dir: string, server: { name: string; address: string; port: number }): string {
-  const { name, address, port } = server;
-  return `server_url: http://${name}:${port}
+// server_url is the bridge address, not a name: Tailscale's client never tries HTTPS for an http:// URL with a
+// private IP (control/ts2021 NewClient), but for an http://name:port it does, and a re-authentication shortly
+// after a noise dial then goes to https://name:8080 only ("TLS forced: no port 80 dialed"), which fails here.
+export function headscaleConfig(dir: string, address: string, port: number): string {
+  return `server_url: http://${address}:${port}
 listen_addr: ${address}:${port}
 metrics_listen_addr: 127.0.0.1:0
 grpc_listen_addr: 127.0.0.1:0
@@ -27,6 +25,7 @@ derp:
     stun_listen_addr: ${address}:3478
     private_key_path: ${dir}/derp_server_private.key
     automatically_add_embedded_derp_region: true
+    ipv4: ${address}
   urls: []
   paths: []
   auto_update_enabled: false

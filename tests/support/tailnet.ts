@@ -6,9 +6,8 @@
 //
 // Nothing touches this machine's own network: no route leaves the bridge, so a client that tried Tailscale's
 // hosted control plane or log server gets nowhere. Clients use DERP over plain HTTP (TS_DEBUG_USE_DERP_HTTP=1: the
-// embedded DERP has no certificate here). The control server has a name (CONTROL_HOST), as a real Headscale does:
-// its server_url and the embedded DERP's host name, which each client resolves through its own /etc/hosts (the
-// nodes: 10.77.0.1; a qemu guest: the address of its guestfwd to relayArgv(), tests/support/vmTailnet.ts). Needs root.
+// embedded DERP has no certificate here). A qemu guest reaches headscale (CONTROL_ADDRESS) through a guestfwd that
+// runs relayArgv() per connection (tests/support/vmTailnet.ts). Needs root.
 //
 //   const net = await startTailnet({ policy });
 //   try { const gpu = await net.addNode('gpu1'); await net.join(gpu, { tags: ['tag:gpu'] }); ... } finally { await net.stop(); }
@@ -26,12 +25,12 @@ export { eventually, type CmdResult, type TailnetNode };
 
 const TOOLCHAIN = join(REPO_ROOT, 'scripts/tailnet-toolchain.sh');
 const SUBNET = '10.77.0';
-/** The control server's name (server_url, embedded DERP): `.test` is reserved (RFC 2606), so it never leaks. */
-export const CONTROL_HOST = 'headscale.fudbuddy.test';
+/** Headscale's address and port on the bridge: server_url, and the embedded DERP's (same port). */
+export const CONTROL_ADDRESS = `${SUBNET}.1`;
 export const CONTROL_PORT = 8080;
 
 export interface Tailnet {
-  /** `http://headscale.fudbuddy.test:8080`: what nodes pass as --login-server. */
+  /** `http://10.77.0.1:8080`: what nodes pass as --login-server. */
   loginServer: string;
   /**
    * A command whose stdin/stdout become one TCP connection to headscale (control and DERP, one port) inside the
@@ -168,7 +167,7 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
     const hsDir = join(dir, 'headscale');
     mkdirSync(hsDir, { recursive: true });
     const config = join(hsDir, 'config.yaml');
-    writeFileSync(config, headscaleConfig(hsDir, { name: CONTROL_HOST, address: `${SUBNET}.1`, port: CONTROL_PORT }));
+    writeFileSync(config, headscaleConfig(hsDir, CONTROL_ADDRESS, CONTROL_PORT));
     const hsEnv = { PATH: process.env.PATH, HOME: hsDir };
     const hs = spawnLogged('headscale', ['ip', 'netns', 'exec', hub, join(bin, 'headscale'), 'serve', '-c', config], hsEnv);
     const headscaleBinDir = join(hsDir, 'bin');
@@ -193,14 +192,13 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
       dir,
       bin,
       subnet: SUBNET,
-      hosts: `${SUBNET}.1 ${CONTROL_HOST}\n`,
       namespaces,
       spawnLogged,
       log: (name: string) => logs.get(name) ?? '',
     };
     const tailnet: Tailnet = {
-      loginServer: `http://${CONTROL_HOST}:${CONTROL_PORT}`,
-      relayArgv: () => ['ip', 'netns', 'exec', hub, 'socat', '-', `TCP:${SUBNET}.1:${CONTROL_PORT}`],
+      loginServer: `http://${CONTROL_ADDRESS}:${CONTROL_PORT}`,
+      relayArgv: () => ['ip', 'netns', 'exec', hub, 'socat', '-', `TCP:${CONTROL_ADDRESS}:${CONTROL_PORT}`],
       dir,
       headscaleBinDir,
       headscale,

@@ -1,5 +1,5 @@
 // One tailscaled node of the real test tailnet (tests/support/tailnet.ts): its own network namespace with a veth on
-// the hub's bridge, tailscaled with a kernel TUN (tailscale0) in a private mount namespace (its own /etc/hosts,
+// the hub's bridge, tailscaled with a kernel TUN (tailscale0) in a private mount namespace (its own
 // /etc/resolv.conf and a tmpfs /run), state, socket and logs (TS_LOGS_DIR) under the run's temp directory.
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -62,8 +62,6 @@ export interface NodeContext {
   /** The toolchain's bin directory (tailscale, tailscaled). */
   bin: string;
   subnet: string;
-  /** /etc/hosts lines every node sees (the control server's name). */
-  hosts: string;
   /** The namespace list the tailnet deletes on stop (the node adds its own first). */
   namespaces: string[];
   spawnLogged(name: string, argv: string[], env: NodeJS.ProcessEnv): ChildProcess;
@@ -91,7 +89,6 @@ export async function startNode(ctx: NodeContext, name: string, index: number): 
   writeFileSync(join(binDir, 'tailscale'), `#!/bin/sh\nexec ${join(bin, 'tailscale')} --socket=${socket} "$@"\n`);
   chmodSync(join(binDir, 'tailscale'), 0o755);
   writeFileSync(join(nodeDir, 'resolv.conf'), '# no resolver: this namespace has no route off the bridge\n');
-  writeFileSync(join(nodeDir, 'hosts'), `127.0.0.1 localhost\n${ctx.hosts}`);
   const env = {
     PATH: `${binDir}:${process.env.PATH}`,
     HOME: nodeDir,
@@ -99,13 +96,9 @@ export async function startNode(ctx: NodeContext, name: string, index: number): 
     TS_NO_LOGS_NO_SUPPORT: 'true',
     TS_DEBUG_USE_DERP_HTTP: '1',
   };
-  // A private mount namespace: its own hosts and resolv.conf, and a fresh tmpfs /run (tailscale-up.sh keeps the key
-  // in /run/fudbuddy), so nothing the node writes lands on this machine's own filesystems.
-  const privateMounts = [
-    `mount --bind ${join(nodeDir, 'resolv.conf')} /etc/resolv.conf`,
-    `mount --bind ${join(nodeDir, 'hosts')} /etc/hosts`,
-    'mount -t tmpfs -o mode=0755,size=4m tmpfs /run',
-  ].join(' && ');
+  // A private mount namespace: its own resolv.conf, and a fresh tmpfs /run (tailscale-up.sh keeps the key in
+  // /run/fudbuddy), so nothing the node writes lands on this machine's own filesystems.
+  const privateMounts = `mount --bind ${join(nodeDir, 'resolv.conf')} /etc/resolv.conf && mount -t tmpfs -o mode=0755,size=4m tmpfs /run`;
   const inner = `${privateMounts} && exec ${join(bin, 'tailscaled')} --statedir=${join(nodeDir, 'state')} --socket=${socket} --tun=tailscale0 --port=41641 --no-logs-no-support`;
   const daemon = ctx.spawnLogged(name, ['ip', 'netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', inner], env);
   await eventually(

@@ -1,19 +1,21 @@
 // A qemu VM (tests/support/vm.ts) on the real test tailnet (tests/support/tailnet.ts). The guest runs on qemu user
 // networking with restrict=on, so its only way to Headscale is a guestfwd: its TCP connections to
 // GUEST_CONTROL_ADDRESS:8080 each become a socat into the hub namespace (control and embedded DERP share that
-// port). There is no UDP path, so WireGuard between the guest and the namespace nodes relays over DERP. STUN fails
-// there, which tailscaled survives (it picks the only DERP region without a latency).
+// port). Headscale's URL and DERP map say 10.77.0.1:8080 (CONTROL_ADDRESS), which slirp cannot forward (a guestfwd
+// must be an address of its own 10.0.2.0/24), so one NAT rule in the guest sends 10.77.0.1:8080 to the guestfwd:
+// it stands in for the routed network a real host has to its control server. There is no UDP path, so WireGuard
+// between the guest and the namespace nodes relays over DERP; STUN fails, which tailscaled survives.
 //
 // Tailscale itself is pre-placed as its Debian package installs it (release/dist/unixpkgs: /usr/bin/tailscale,
 // /usr/sbin/tailscaled, /lib/systemd/system/tailscaled.service, /etc/default/tailscaled; then a daemon-reload
 // as its postinst does), from the toolchain's binaries and the unit files of the same tailscale.com module: the
 // product's tailscale-install.sh then takes its "already installed" path (this guest cannot reach
-// pkgs.tailscale.com). What is test-only is one drop-in, named so: DERP over plain HTTP (the embedded DERP has no
-// certificate here) and no log uploads (nowhere to upload to).
+// pkgs.tailscale.com). What is test-only is one drop-in, named so: the NAT rule (before every tailscaled start, so
+// also after a reboot), DERP over plain HTTP (the embedded DERP has no certificate here), no log uploads.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { rootCommand } from '../../components/lib/shell.js';
-import { CONTROL_HOST, CONTROL_PORT, tailnetBinDir, type Tailnet } from './tailnet.js';
+import { CONTROL_ADDRESS, CONTROL_PORT, tailnetBinDir, type Tailnet } from './tailnet.js';
 import { REPO_ROOT } from './testHost.js';
 import type { GuestForward, Vm } from './vm.js';
 
@@ -33,7 +35,7 @@ function tailscaleSource(): string {
 
 /**
  * Installs Tailscale on the guest as its package would (not enabled or started: tailscale-install.sh does that),
- * and makes CONTROL_HOST resolve to the guestfwd. `env`: more tailscaled environment for the test drop-in.
+ * plus the test drop-in. `env`: more tailscaled environment for the drop-in.
  */
 export async function preplaceTailscale(vm: Vm, env: Record<string, string> = {}): Promise<void> {
   const bin = tailnetBinDir();
@@ -48,11 +50,13 @@ export async function preplaceTailscale(vm: Vm, env: Record<string, string> = {}
   for (const [k, v] of Object.entries(knobs)) {
     if (!/^[A-Z_]+$/.test(k) || !/^[A-Za-z0-9_.:-]+$/.test(v)) throw new Error(`preplace: tailscaled env ${k} is not a plain knob`);
   }
+  const rule = `-d ${CONTROL_ADDRESS}/32 -p tcp --dport ${CONTROL_PORT} -j DNAT --to-destination ${GUEST_CONTROL_ADDRESS}:${CONTROL_PORT}`;
   const dropin = [
-    '# Test plumbing (tests/support/vmTailnet.ts), not part of the product: the test Headscale\'s embedded DERP',
-    '# speaks plain HTTP, and there is no log server to upload to.',
+    '# Test plumbing (tests/support/vmTailnet.ts), not part of the product: the route to the test Headscale (a',
+    '# guestfwd), whose embedded DERP speaks plain HTTP; no log server to upload to.',
     '[Service]',
     ...Object.entries(knobs).map(([k, v]) => `Environment=${k}=${v}`),
+    `ExecStartPre=/bin/sh -c 'iptables -t nat -C OUTPUT ${rule} 2>/dev/null || iptables -t nat -A OUTPUT ${rule}'`,
     '',
   ].join('\n');
   const script = [
@@ -63,7 +67,6 @@ export async function preplaceTailscale(vm: Vm, env: Record<string, string> = {}
     `install -m 0644 ${stage}/tailscaled.defaults /etc/default/tailscaled`,
     `install -d -m 0755 ${TEST_DROPIN.replace(/\/[^/]+$/, '')}`,
     `cat > ${TEST_DROPIN}`,
-    `grep -q ' ${CONTROL_HOST}$' /etc/hosts || echo '${GUEST_CONTROL_ADDRESS} ${CONTROL_HOST}' >> /etc/hosts`,
     'systemctl daemon-reload',
     `rm -rf ${stage}`,
   ].join('\n');
