@@ -2,27 +2,30 @@
 // networking with restrict=on, so its only way to Headscale is a guestfwd: its TCP connections to
 // GUEST_CONTROL_ADDRESS:8080 each become a socat into the hub namespace (control and embedded DERP share that
 // port). Headscale's URL and DERP map say 10.77.0.1:8080 (CONTROL_ADDRESS), which slirp cannot forward (a guestfwd
-// must be an address of its own 10.0.2.0/24), so one NAT rule in the guest sends 10.77.0.1:8080 to the guestfwd:
-// it stands in for the routed network a real host has to its control server. There is no UDP path, so WireGuard
+// must be an address of its own 10.0.2.0/24, and restrict=on gives the guest no default route), so a host route
+// and one NAT rule in the guest send 10.77.0.1:8080 to the guestfwd: they stand in for the routed network a real
+// host has to its control server. There is no UDP path, so WireGuard
 // between the guest and the namespace nodes relays over DERP; STUN fails, which tailscaled survives.
 //
 // Tailscale itself is pre-placed as its Debian package installs it (release/dist/unixpkgs: /usr/bin/tailscale,
 // /usr/sbin/tailscaled, /lib/systemd/system/tailscaled.service, /etc/default/tailscaled; then a daemon-reload
 // as its postinst does), from the toolchain's binaries and the unit files of the same tailscale.com module: the
 // product's tailscale-install.sh then takes its "already installed" path (this guest cannot reach
-// pkgs.tailscale.com). What is test-only is one drop-in, named so: the NAT rule (before every tailscaled start, so
-// also after a reboot), DERP over plain HTTP (the embedded DERP has no certificate here), no log uploads.
+// pkgs.tailscale.com). What is test-only is a drop-in and its script, named so: the route and NAT rule (before
+// every tailscaled start, so also after a reboot), DERP over plain HTTP (the embedded DERP has no certificate
+// here), no log uploads.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { rootCommand } from '../../components/lib/shell.js';
+import { rootCommand, shq } from '../../components/lib/shell.js';
 import { CONTROL_ADDRESS, CONTROL_PORT, tailnetBinDir, type Tailnet } from './tailnet.js';
 import { REPO_ROOT } from './testHost.js';
 import type { GuestForward, Vm } from './vm.js';
 
 /** Where the guest reaches Headscale: an address of qemu's user network that slirp itself does not use. */
 export const GUEST_CONTROL_ADDRESS = '10.0.2.101';
-/** The test-only part of tailscaled's unit on the guest. */
+/** The test-only part of tailscaled's unit on the guest, and the script its ExecStartPre runs. */
 export const TEST_DROPIN = '/etc/systemd/system/tailscaled.service.d/10-fudbuddy-test-tailnet.conf';
+const ROUTE_SCRIPT = '/usr/local/sbin/fudbuddy-test-tailnet-route';
 
 /** The VmOptions.guestForwards entry that connects a guest to this tailnet's Headscale. */
 export function controlForward(net: Tailnet): GuestForward {
@@ -51,12 +54,24 @@ export async function preplaceTailscale(vm: Vm, env: Record<string, string> = {}
     if (!/^[A-Z_]+$/.test(k) || !/^[A-Za-z0-9_.:-]+$/.test(v)) throw new Error(`preplace: tailscaled env ${k} is not a plain knob`);
   }
   const rule = `-d ${CONTROL_ADDRESS}/32 -p tcp --dport ${CONTROL_PORT} -j DNAT --to-destination ${GUEST_CONTROL_ADDRESS}:${CONTROL_PORT}`;
+  const routeScript = [
+    '#!/bin/sh',
+    '# Test plumbing (tests/support/vmTailnet.ts), not part of the product: the path to the test Headscale.',
+    `# ${CONTROL_ADDRESS}:${CONTROL_PORT} goes to qemu's guestfwd at ${GUEST_CONTROL_ADDRESS}; at boot the NIC may not have its address yet.`,
+    'set -eu',
+    'i=0',
+    `until ip route replace ${CONTROL_ADDRESS}/32 via ${GUEST_CONTROL_ADDRESS} 2>/dev/null; do`,
+    '  i=$((i + 1)); [ "$i" -lt 120 ] || { echo "no route via the guestfwd after 120 s" >&2; exit 1; }; sleep 1',
+    'done',
+    `iptables -t nat -C OUTPUT ${rule} 2>/dev/null || iptables -t nat -A OUTPUT ${rule}`,
+    '',
+  ].join('\n');
   const dropin = [
     '# Test plumbing (tests/support/vmTailnet.ts), not part of the product: the route to the test Headscale (a',
     '# guestfwd), whose embedded DERP speaks plain HTTP; no log server to upload to.',
     '[Service]',
     ...Object.entries(knobs).map(([k, v]) => `Environment=${k}=${v}`),
-    `ExecStartPre=/bin/sh -c 'iptables -t nat -C OUTPUT ${rule} 2>/dev/null || iptables -t nat -A OUTPUT ${rule}'`,
+    `ExecStartPre=${ROUTE_SCRIPT}`,
     '',
   ].join('\n');
   const script = [
@@ -66,6 +81,7 @@ export async function preplaceTailscale(vm: Vm, env: Record<string, string> = {}
     `install -m 0644 ${stage}/tailscaled.service /lib/systemd/system/tailscaled.service`,
     `install -m 0644 ${stage}/tailscaled.defaults /etc/default/tailscaled`,
     `install -d -m 0755 ${TEST_DROPIN.replace(/\/[^/]+$/, '')}`,
+    `printf '%s' ${shq(routeScript)} > ${ROUTE_SCRIPT} && chmod 0755 ${ROUTE_SCRIPT}`,
     `cat > ${TEST_DROPIN}`,
     'systemctl daemon-reload',
     `rm -rf ${stage}`,
