@@ -28,8 +28,8 @@ export interface TailnetNode {
   listenHttp(address: string, port: number): Promise<void>;
   /** One HTTP GET from this node (optionally with a Host header): `<status> <body>`, or null when no answer came. */
   get(url: string, opts?: { timeoutMs?: number; host?: string }): Promise<string | null>;
-  /** One HTTP request from this node: status and body, or null when no answer came within timeoutMs. */
-  request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<{ status: number; body: string } | null>;
+  /** One HTTP request from this node: status, body and ms (request sent → body complete), or null when no answer came. */
+  request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<{ status: number; body: string; ms: number } | null>;
   /** One TCP connection from this node: the listener's answer line, or null when none came within timeoutMs. */
   connect(host: string, port: number, timeoutMs?: number): Promise<string | null>;
   /** The first line a server sends on connect (e.g. sshd's `SSH-2.0-...`), or null when none came within timeoutMs. */
@@ -44,8 +44,9 @@ const HTTP_JS = `require('http').createServer((q,r)=>{r.end('http ok '+q.url)}).
 const GET_JS = `const u=new URL(process.argv[1]);const q=require('http').get({host:u.hostname,port:u.port||80,path:u.pathname,headers:process.argv[3]?{host:process.argv[3]}:{},timeout:Number(process.argv[2])},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(r.statusCode+' '+b))});
 q.on('timeout',()=>{q.destroy();process.exit(2)});q.on('error',()=>process.exit(3))`;
 // The request (method, headers, body) comes as JSON on stdin, so a bearer token is never in argv.
-const REQUEST_JS = `let i='';process.stdin.on('data',d=>i+=d).on('end',()=>{const o=JSON.parse(i);const u=new URL(o.url);
-const q=require('http').request({host:u.hostname,port:u.port||80,path:u.pathname+u.search,method:o.method,headers:o.headers,timeout:o.timeoutMs},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(JSON.stringify({status:r.statusCode,body:b})))});
+// ms is measured inside the namespace, so it leaves out starting this process.
+const REQUEST_JS = `let i='';process.stdin.on('data',d=>i+=d).on('end',()=>{const o=JSON.parse(i);const u=new URL(o.url);const t=performance.now();
+const q=require('http').request({host:u.hostname,port:u.port||80,path:u.pathname+u.search,method:o.method,headers:o.headers,timeout:o.timeoutMs},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(JSON.stringify({status:r.statusCode,body:b,ms:Math.round(performance.now()-t)})))});
 q.on('timeout',()=>{q.destroy();process.exit(2)});q.on('error',()=>process.exit(3));q.end(o.body||'')})`;
 // Prints what the server sent when it closes, or (4th argument `first`) its first line as soon as that arrives.
 const CONNECT_JS = `const net=require('net');const [h,p,t,first]=process.argv.slice(1);const s=net.connect(Number(p),h);let d='';
@@ -152,7 +153,7 @@ export async function startNode(ctx: NodeContext, name: string, index: number): 
     async request(url, { method = 'GET', headers = {}, body, timeoutMs = 3000 }) {
       const stdin = JSON.stringify({ url, method, headers, body, timeoutMs });
       const r = await exec([process.execPath, '-e', REQUEST_JS], { stdin, timeoutMs: timeoutMs + 5000 });
-      return r.code === 0 ? (JSON.parse(r.stdout.trim()) as { status: number; body: string }) : null;
+      return r.code === 0 ? (JSON.parse(r.stdout.trim()) as { status: number; body: string; ms: number }) : null;
     },
     async connect(host, port, timeoutMs = 3000) {
       const r = await exec([process.execPath, '-e', CONNECT_JS, host, String(port), String(timeoutMs)], { timeoutMs: timeoutMs + 5000 });
