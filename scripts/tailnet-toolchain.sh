@@ -5,6 +5,10 @@
 #   scripts/tailnet-toolchain.sh build     build what is missing (default); prints the bin directory last
 #   scripts/tailnet-toolchain.sh bindir    print the bin directory (no build; it may not exist yet)
 #   scripts/tailnet-toolchain.sh status    what is built, and the recorded build times
+#   scripts/tailnet-toolchain.sh tailscale-src
+#                                          print the tailscale.com module's source directory (Go's module cache;
+#                                          downloaded if missing): the systemd unit and defaults file Tailscale's
+#                                          packages ship (cmd/tailscaled/), which the VM tests pre-place
 #
 # Versions (why these: tests/support/tailnet.ts and docs/testing-tailnet.md):
 #   tailscale.com v1.102.5        newer releases need a newer Go than this machine kind has, or have dependencies
@@ -109,9 +113,17 @@ cmd_status() {
   true
 }
 
+cmd_tailscale_src() {
+  local src
+  src=$(go mod download -json "tailscale.com@$tailscale_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -f "${src:-/nonexistent}/cmd/tailscaled/tailscaled.service" ] || die "go mod download gave no tailscale.com $tailscale_version source"
+  echo "$src"
+}
+
 case ${1:-build} in
   build) cmd_build ;;
   bindir) echo "$bin" ;;
+  tailscale-src) cmd_tailscale_src ;;
   status) cmd_status ;;
-  *) die "usage: tailnet-toolchain.sh [build|bindir|status]" ;;
+  *) die "usage: tailnet-toolchain.sh [build|bindir|status|tailscale-src]" ;;
 esac

@@ -3,8 +3,12 @@
 # only to build the image (debootstrap); usable by hand:
 #
 #   scripts/vm.sh image                        build (once per recipe) the base image; prints its directory
-#   scripts/vm.sh start NAME [--mem MIB] [--forward GUESTPORT]...
+#   scripts/vm.sh start NAME [--mem MIB] [--forward GUESTPORT]... [--guestfwd 10.0.2.X:PORT=COMMAND]...
 #                                              boot VM NAME on a fresh overlay; prints one JSON line
+#                                              --guestfwd: the guest's TCP connections to 10.0.2.X:PORT go to
+#                                              COMMAND's stdin/stdout, one COMMAND per connection (qemu's guestfwd
+#                                              cmd:, parsed like a shell line, not run by a shell); e.g. a test's
+#                                              server in a network namespace: `ip netns exec NS socat - TCP:A:P`
 #   scripts/vm.sh ssh NAME [CMD...]            run a command as `ubuntu` over the VM's shared SSH connection
 #   scripts/vm.sh stop NAME                    power it off and delete everything it created
 #   scripts/vm.sh list | cacher | node-version
@@ -121,11 +125,12 @@ free_port() {
 start() {
   local name=$1; shift
   valid_name "$name"
-  local mem=1024 forwards=()
+  local mem=1024 forwards=() guestfwds=()
   while [ $# -gt 0 ]; do
     case $1 in
       --mem) mem=$2; shift 2 ;;
       --forward) forwards+=("$2"); shift 2 ;;
+      --guestfwd) guestfwds+=("$2"); shift 2 ;;
       *) die "start: unknown argument $1" ;;
     esac
   done
@@ -151,6 +156,17 @@ start() {
     p=$(free_port)
     fwd_spec+=",hostfwd=tcp:127.0.0.1:$p-:$g"
     ports_json+="${ports_json:+,}\"$g\":$p"
+  done
+  # More guestfwd targets: 10.0.2.2 (host), .3 (DNS), .15 (the guest) are slirp's own; the cacher's port is taken.
+  local gf_spec='' gf_addr gf_cmd
+  for g in "${guestfwds[@]}"; do
+    gf_addr=${g%%=*} gf_cmd=${g#*=}
+    [[ $gf_addr =~ ^10\.0\.2\.([0-9]{1,3}):([0-9]{1,5})$ ]] && [ "$g" != "$gf_addr" ] && [ -n "$gf_cmd" ] \
+      || die "--guestfwd takes 10.0.2.X:PORT=COMMAND, not '$g'"
+    case ${BASH_REMATCH[1]} in 0|2|3|15|255) die "--guestfwd $gf_addr: 10.0.2.${BASH_REMATCH[1]} is qemu's own address" ;; esac
+    [ "$gf_addr" != "$guest_cacher:$cacher_port" ] || die "--guestfwd $gf_addr is the apt cacher's forward"
+    # qemu's option syntax: a literal comma is written as two.
+    gf_spec+=",guestfwd=tcp:$gf_addr-cmd:${gf_cmd//,/,,}"
   done
   local hostkey
   hostkey=$(cut -d' ' -f1,2 "$dir/seed/ssh_host_ed25519_key.pub")
@@ -181,7 +197,7 @@ EOF
     -drive "file=$dir/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
     -drive "file=$dir/seed.img,if=virtio,format=raw,readonly=on" \
     -device virtio-rng-pci \
-    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$ssh_port-:22$fwd_spec,guestfwd=tcp:$guest_cacher:$cacher_port-cmd:socat - TCP:127.0.0.1:$cacher_port" \
+    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$ssh_port-:22$fwd_spec,guestfwd=tcp:$guest_cacher:$cacher_port-cmd:socat - TCP:127.0.0.1:$cacher_port$gf_spec" \
     -device virtio-net-pci,netdev=n0 \
     -daemonize -pidfile "$dir/qemu.pid" 2> "$dir/qemu.log" || die "qemu did not start: $(cat "$dir/qemu.log")"
 
@@ -231,7 +247,7 @@ stop() {
 main() {
   case ${1:-} in
     image) build_image ;;
-    start) shift; [ $# -ge 1 ] || die "usage: start NAME [--mem MIB] [--forward GUESTPORT]..."; start "$@" ;;
+    start) shift; [ $# -ge 1 ] || die "usage: start NAME [--mem MIB] [--forward GUESTPORT]... [--guestfwd 10.0.2.X:PORT=COMMAND]..."; start "$@" ;;
     ssh) shift; [ $# -ge 1 ] || die "usage: ssh NAME [CMD...]"; vm_ssh "$@" ;;
     stop) shift; [ $# -eq 1 ] || die "usage: stop NAME"; stop "$1" ;;
     list) for d in "$runbase"/*/; do [ -d "$d" ] && basename "$d"; done; true ;;

@@ -1,7 +1,7 @@
 // GpuHost phase 3, tailnet: install tailscaled, join with the single-use key (stdin), read the address back.
 import * as pulumi from '@pulumi/pulumi';
 import type { HostSteps } from '../lib/hostSteps.js';
-import type { TailscaleArgs } from '../lib/hostTypes.js';
+import type { TailscaleArgs, TailscaleEnabledArgs } from '../lib/hostTypes.js';
 import { scriptCommand } from '../lib/shell.js';
 import { scriptHash } from '../lib/stageKeys.js';
 
@@ -12,6 +12,11 @@ export interface TailnetPhase {
   bindAddress: pulumi.Output<string>;
   tailnetAddress: pulumi.Output<string | undefined>;
   tailnetName: pulumi.Output<string | undefined>;
+}
+
+/** tailscale-up.sh's arguments for a host (a self-hosted control server's --login-server is among extraUpFlags). */
+export function tailscaleUpArgs(hostname: string, ts: Pick<TailscaleEnabledArgs, 'tags' | 'extraUpFlags'>): string[] {
+  return ['--hostname', hostname, '--advertise-tags', ts.tags.join(','), ...(ts.extraUpFlags ?? [])];
 }
 
 export function tailnetPhase(
@@ -34,7 +39,7 @@ export function tailnetPhase(
     dependsOn: [deps.base],
   });
   const up = h.step('tailscale-up', {
-    create: scriptCommand(h.user, 'tailscale-up.sh', ['--hostname', hostname, '--advertise-tags', ts.tags.join(','), ...(ts.extraUpFlags ?? [])]),
+    create: scriptCommand(h.user, 'tailscale-up.sh', tailscaleUpArgs(hostname, ts)),
     stdin: ts.authKey,
     secret: true,
     triggers: [scriptHash('tailscale-up.sh')],

@@ -1,6 +1,9 @@
 // Headscale's config for an offline test run (tests/support/tailnet.ts): only what differs from the defaults of
 // Headscale v0.29.3's config-example.yaml. Embedded DERP and STUN on the private bridge, no external DERP map, no
 // update checks or log uploads, the policy in the database (so `headscale policy set` works), state under `dir`.
+// server_url is the bridge address, not a name: Tailscale's client never tries HTTPS for an http:// URL with a
+// private IP (control/ts2021 NewClient), but for an http://name:port it does, and a re-authentication shortly
+// after a noise dial then goes to https://name:8080 only ("TLS forced: no port 80 dialed"), which fails here.
 export function headscaleConfig(dir: string, address: string, port: number): string {
   return `server_url: http://${address}:${port}
 listen_addr: ${address}:${port}

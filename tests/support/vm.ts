@@ -36,6 +36,23 @@ export interface VmOptions {
   memMiB?: number;
   /** Guest TCP ports to expose on 127.0.0.1 (each gets a free host port: `vm.forwards[guestPort]`). */
   forwards?: number[];
+  /**
+   * Guest → this machine: each TCP connection the guest opens to `address:port` (10.0.2.X) is handed to a fresh
+   * `argv` process on its stdin/stdout (qemu guestfwd cmd:, run as this test's user). The only way out of a
+   * restrict=on guest besides the apt cacher, e.g. to a server in a network namespace (tests/support/vmTailnet.ts).
+   */
+  guestForwards?: GuestForward[];
+}
+
+export interface GuestForward {
+  address: string;
+  port: number;
+  argv: string[];
+}
+
+/** A command line qemu's guestfwd parses back into `argv` (GLib's g_shell_parse_argv: single quotes are literal). */
+function guestfwdCommand(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./:=@-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 export interface Vm {
@@ -111,6 +128,7 @@ export async function startVm(name: string, opts: VmOptions = {}): Promise<Vm> {
   const args: string[] = [];
   if (opts.memMiB) args.push('--mem', String(opts.memMiB));
   for (const p of opts.forwards ?? []) args.push('--forward', String(p));
+  for (const g of opts.guestForwards ?? []) args.push('--guestfwd', `${g.address}:${g.port}=${guestfwdCommand(g.argv)}`);
   const info = await hosts.start<{
     port: number;
     privateKeyPath: string;

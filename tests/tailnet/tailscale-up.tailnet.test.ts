@@ -14,22 +14,8 @@ const policyArgs = { admins: ['alice@example.com'], serveClients: ['autogroup:me
 let net: Tailnet;
 let gpu: TailnetNode;
 
-/** Runs a product script with the headscale wrapper first on PATH (as on the Headscale host). */
-async function onHeadscaleHost(script: string, args: string[], stdin = ''): Promise<CmdResult> {
-  const { spawn } = await import('node:child_process');
-  return new Promise((resolve) => {
-    const c = spawn('bash', [join(SCRIPTS, script), ...args], { env: { ...process.env, PATH: `${net.headscaleBinDir}:${process.env.PATH}` } });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    c.stdin.end(stdin);
-  });
-}
-
 async function mint(tags: string[], expirySeconds = 3600): Promise<string> {
-  const r = await onHeadscaleHost('headscale-key.sh', headscaleKeyScriptArgs(tags, expirySeconds));
+  const r = await net.onHeadscaleHost('headscale-key.sh', headscaleKeyScriptArgs(tags, expirySeconds));
   expect(r.code, r.stderr).toBe(0);
   const key = r.stdout.trim();
   expect(key).toMatch(/^\S{20,}$/);
@@ -52,7 +38,7 @@ async function self(node: TailnetNode): Promise<{ HostName: string; Tags?: strin
 beforeAll(async () => {
   net = await startTailnet();
   await net.createUser('alice', 'alice@example.com');
-  const applied = await onHeadscaleHost('headscale-policy.sh', [], headscalePolicy(policyArgs, { withTests: false }));
+  const applied = await net.onHeadscaleHost('headscale-policy.sh', [], headscalePolicy(policyArgs, { withTests: false }));
   expect(applied.code, applied.stderr).toBe(0);
   expect(applied.stdout).toContain('FUDBUDDY_RESULT=changed');
   gpu = await net.addNode('gpu1');
@@ -64,7 +50,7 @@ afterAll(async () => {
 
 describe('Headscale scripts and tailscale-up.sh against a real control server', () => {
   it('headscale-policy.sh: an unchanged policy is a no-op', async () => {
-    const again = await onHeadscaleHost('headscale-policy.sh', [], headscalePolicy(policyArgs, { withTests: false }));
+    const again = await net.onHeadscaleHost('headscale-policy.sh', [], headscalePolicy(policyArgs, { withTests: false }));
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('FUDBUDDY_RESULT=unchanged');
   });
@@ -127,7 +113,7 @@ describe('Headscale scripts and tailscale-up.sh against a real control server', 
   }, 300_000);
 
   it('headscale-key.sh refuses a tag the live policy does not own (Headscale itself would mint it), naming it', async () => {
-    const r = await onHeadscaleHost('headscale-key.sh', ['--tags', 'tag:gpu,tag:nobody', '--expiration', '60s']);
+    const r = await net.onHeadscaleHost('headscale-key.sh', ['--tags', 'tag:gpu,tag:nobody', '--expiration', '60s']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("refusing to mint a key with tag:nobody: not in the live policy's tagOwners");
     expect(r.stdout).toBe('');
@@ -135,7 +121,7 @@ describe('Headscale scripts and tailscale-up.sh against a real control server', 
   it('headscale-policy.sh: the full policy is refused while its tests name a login with no device, and the live policy stays', async () => {
     const before = (await net.headscale(['policy', 'get'])).stdout;
     // alice (the admin) has no device in this tailnet: Headscale cannot evaluate the policy's admin tests.
-    const r = await onHeadscaleHost('headscale-policy.sh', [], headscalePolicy(policyArgs));
+    const r = await net.onHeadscaleHost('headscale-policy.sh', [], headscalePolicy(policyArgs));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('its tests name a login or tag with no device yet');
     expect(r.stderr).toContain('alice@example.com');

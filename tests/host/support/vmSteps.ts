@@ -1,16 +1,15 @@
 // Host steps on a test VM, run as GpuHost runs them: as `ubuntu` through `sudo -n`, with command strings from the
 // same builders (components/lib/shell.ts), staged copies made over SFTP like @pulumi/command's CopyToRemote. Used by
 // every tests/**/*.vm.test.ts that drives host scripts directly (the engine suites go through `pulumi up`).
-import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashDir } from '../../../components/lib/contentHash.js';
 import { SCRIPTS_DIR } from '../../../components/lib/scriptsDir.js';
-import { stageKey, stagePath } from '../../../components/lib/stageKeys.js';
 import { asRoot, scriptCommand } from '../../../components/lib/shell.js';
 import { REPO_ROOT } from '../../support/testHost.js';
 import { ensureVmImage, startVm, type Vm, type VmOptions } from '../../support/vm.js';
+import { stageOnVm } from '../../support/vmStage.js';
 
 export const VM_USER = 'ubuntu';
 /** qemu user-mode networking's DHCP address for the guest. */
@@ -44,7 +43,7 @@ export interface VmSteps {
   sh(command: string): Promise<string>;
   /** Feeds a payload (components/lib/hostSteps.ts installPayload) to `bash -s` as root, as Monitoring does. */
   payload(stdin: string, timeoutMs?: number): Promise<Run>;
-  /** Stages a local file or directory under its content-addressed /var/tmp path, as CopyToRemote does. */
+  /** Stages a local file or directory under its content-addressed /var/tmp path, as CopyToRemote does (vmStage.ts). */
   stage(local: string, id: string, hash: string, ext?: string): Promise<string>;
   /** Stages components/scripts and installs it into /opt/fudbuddy/bin (install-scripts.sh). */
   installScripts(): Promise<Run>;
@@ -68,31 +67,7 @@ export function vmSteps(vm: Vm, work: string): VmSteps {
     if (r.code !== 0) throw new Error(`${command} exited ${r.code}: ${r.stderr}`);
     return r.stdout.trim();
   };
-  /**
-   * pkg/sftp (the provider's SFTP client) sends no modes, so files are created 0666 and directories 0777 minus the
-   * session's umask (0664/0775 for `ubuntu`). An sftp batch of `mkdir` (asks 0777) and `put` of 0666 local copies
-   * asks the server for exactly those modes.
-   */
-  const stage = async (local: string, id: string, hash: string, ext = ''): Promise<string> => {
-    const remote = stagePath(id, stageKey(hash, id === 'scripts' ? 'install-scripts.sh' : 'install-file.sh'), ext);
-    const tmp = mkdtempSync(path.join(work, 'stage-'));
-    const batch: string[] = [];
-    const walk = (src: string, dst: string): void => {
-      if (statSync(src).isDirectory()) {
-        batch.push(`mkdir ${dst}`);
-        for (const e of readdirSync(src).sort()) walk(path.join(src, e), `${dst}/${e}`);
-      } else {
-        const copy = path.join(tmp, `${batch.length}`);
-        cpSync(src, copy);
-        chmodSync(copy, 0o666);
-        batch.push(`put ${copy} ${dst}`);
-      }
-    };
-    walk(local, remote);
-    execFileSync('sftp', ['-F', vm.sshConfig, '-b', '-', 'vm'], { input: `${batch.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
-    rmSync(tmp, { recursive: true, force: true });
-    return remote;
-  };
+  const stage = async (local: string, id: string, hash: string, ext = ''): Promise<string> => stageOnVm(vm, work, local, id, hash, ext);
   return {
     run,
     runOk,
