@@ -2,8 +2,8 @@
 // stock cloud box: `pulumi up` from a bare VM, the API answering a streamed chat (official openai SDK) through
 // the VM's port forward, a second up that changes nothing and runs nothing on the host, and destroy.
 // Stand-ins: the command provider (this repo's, real SSH underneath; see docs/engine-tests.md) and the model stub
-// in place of vLLM (no GPU). No tailnet and so no edge node yet (the e2e stack has tailscaleEnabled: false; the
-// real tailnet comes with branch `tailnet`): the API binds the VM's own address.
+// in place of vLLM (no GPU). No tailnet here (the e2e stack has tailscaleEnabled: false): the API binds the VM's own
+// address; a VM on the real tailnet is tests/tailnet/vm-tailnet.vm.test.ts (its scripts, not yet through the engine).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -122,7 +122,8 @@ describe('GPU host paths under real systemd in a qemu VM, as ubuntu via sudo (st
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/GiB free in \/var\/lib\/fudbuddy\/models, the download needs 999999 GiB \(vllm\.minFreeDiskGb\)/);
     expect((await s.run('model-download.sh', ['not a model'])).stderr).toContain('is not a Hugging Face id');
-    const check = await vm.ssh('/opt/fudbuddy/bin/model-check.sh 1');
+    // As ops run it (docs/host.md): with sudo, which reads the root-only /etc/fudbuddy.
+    const check = await vm.ssh('sudo -n /opt/fudbuddy/bin/model-check.sh 1');
     expect(check.code, check.stdout).toBe(0);
     expect(check.stdout).toMatch(/disk: \d+ GiB free/);
     expect(check.stdout).toContain('gpu: 0, NVIDIA Standin GPU');
