@@ -107,7 +107,7 @@ describe('host scripts under real systemd in a qemu VM, as ubuntu via sudo (mode
     // Pulumi dials 127.0.0.1:<forwarded port>; sshd listens on 22 in the guest: the rule must be for 22.
     const fw = await runOk('firewall.sh', firewallArgs());
     expect(fw.result).toBe('changed');
-    expect(fw.stderr).toContain(`Pulumi dials port ${vm.port} but sshd listens on 22`);
+    expect(fw.stderr).toContain(`--ssh-port ${vm.port} but sshd listens on 22: a port forward`);
     const status = await sh('sudo -n ufw status verbose');
     expect(status).toContain('Status: active');
     expect(status).toMatch(/22\/tcp\s+ALLOW IN\s+10\.0\.2\.2/);

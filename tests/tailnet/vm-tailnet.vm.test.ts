@@ -62,9 +62,20 @@ function chat(from: TailnetNode, timeoutMs = 20_000): ReturnType<TailnetNode['re
     timeoutMs,
   });
 }
-/** The API's /healthz from a node, retried until it answers (the first packet to a peer waits for a handshake). */
+/**
+ * The API's /healthz from a node, retried until it says 200 (the first packet to a peer waits for a handshake, and
+ * in a starved guest the API's 2 s probe of the model server can miss, answering 503 "degraded" for a while).
+ */
 const healthz = (from: TailnetNode, ms = 120_000): Promise<string> =>
-  eventually(async () => (await from.get(`http://${gpuIp}:${API_PORT}/healthz`, { timeoutMs: 3000 })) ?? undefined, `${from.name} -> ${HOSTNAME}:${API_PORT}/healthz`, ms, 250);
+  eventually(
+    async () => {
+      const r = await from.get(`http://${gpuIp}:${API_PORT}/healthz`, { timeoutMs: 3000 });
+      return r?.startsWith('200 ') ? r : undefined;
+    },
+    `${from.name} -> ${HOSTNAME}:${API_PORT}/healthz 200`,
+    ms,
+    250,
+  );
 
 beforeAll(async () => {
   await ensureVmImage();
