@@ -161,7 +161,11 @@ describe('monitoring on Debian bookworm under real systemd in a qemu VM, as ubun
     expect(await cat('/etc/prometheus/alertmanager.yml')).toBe(am.trimEnd());
     expect(await s.sh('systemctl is-active prometheus-alertmanager')).toBe('active');
     expect((await writeSecret('/etc/prometheus/alertmanager.yml', 'prometheus:prometheus', '--amtool', am)).stdout).toContain('FUDBUDDY_RESULT=unchanged');
-    expect(await s.sh('sudo -n journalctl --no-pager -o cat -u prometheus-alertmanager')).not.toContain(hook);
+    // KNOWN, NOT FIXED (SECURITY.md): Alertmanager before 0.26 (bookworm 0.25, jammy 0.23) logs a webhook URL
+    // when a delivery fails (`Post "<url>": ...`; `url_file`, which it redacts, came in 0.26). Our steps (the
+    // write, the reload, the config load) must not leak it; only those delivery-failure lines may hold it.
+    const leaks = (await s.sh('sudo -n journalctl --no-pager -o cat -u prometheus-alertmanager')).split('\n').filter((l) => l.includes(hook));
+    expect(leaks.filter((l) => !/msg="Notify (attempt failed|for alerts failed)/.test(l))).toEqual([]);
   }, 300_000);
 
   it('an invalid Alertmanager config, an empty secret or a broken alert rule is refused and the installed files kept', async () => {

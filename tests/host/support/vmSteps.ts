@@ -54,7 +54,8 @@ export interface VmSteps {
 /** `work` is a private temp directory of the test (SFTP batches are staged there). */
 export function vmSteps(vm: Vm, work: string): VmSteps {
   const run = async (script: string, args: string[] = [], stdin?: string): Promise<Run> => {
-    const r = await vm.ssh(scriptCommand(VM_USER, script, args), { stdin, timeoutMs: 600_000 });
+    // A hang guard, not a speed goal: a real update-initramfs in a TCG guest sharing the cores took over 10 min.
+    const r = await vm.ssh(scriptCommand(VM_USER, script, args), { stdin, timeoutMs: 1_200_000 });
     return { ...r, result: resultOf(r.stdout) };
   };
   const runOk = async (script: string, args: string[] = [], stdin?: string): Promise<Run> => {
