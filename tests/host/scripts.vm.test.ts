@@ -2,7 +2,7 @@
 // `ubuntu` through sudo, as Pulumi does: staged copies made over SFTP under the user's umask 0002, real apt (through
 // apt-cacher-ng), real ufw, the real sandbox of the units. Command strings and stdin contents come from the same
 // builders GpuHost uses. No GPU and no tailnet here: the model stub stands in for vLLM and the API binds to the
-// VM's own address (addressMode 'address'); nvidia/tailscale paths stay in scripts.host.test.ts with stand-ins.
+// VM's own address (addressMode 'address'); the GPU and tailnet paths are gpu.vm.test.ts and tests/tailnet/vm-tailnet.vm.test.ts.
 // Test timeouts are hang guards sized for a TCG guest on a busy shared box (docs/benchmarks.md), not speed goals.
 import { appendFileSync, cpSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';

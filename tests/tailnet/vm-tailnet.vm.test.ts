@@ -8,8 +8,7 @@
 // edge (tag:edge) reaches :8001 and a chat answers; an admin reaches the host's SSH but not :8001; a member gets
 // nowhere; nobody reaches :8000; after a real reboot the API comes back on the tailnet address by itself.
 // Timeouts are hang guards for a TCG guest on a busy 2-core box, not speed goals.
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tailscaleUpArgs } from '../../components/host/tailnet.js';
@@ -25,10 +24,10 @@ import { asRoot, scriptCommand } from '../../components/lib/shell.js';
 import { API_SERVICE_USER, API_UNIT, apiUnit, modelStubUnit, STUB_UNIT } from '../../components/lib/units.js';
 import { eventually, startTailnet, type Tailnet, type TailnetNode } from '../support/tailnet.js';
 import { REPO_ROOT } from '../support/testHost.js';
-import { ensureVmImage, startVm, type Vm } from '../support/vm.js';
+import type { Vm } from '../support/vm.js';
 import { stageOnVm } from '../support/vmStage.js';
 import { controlForward, preplaceTailscale } from '../support/vmTailnet.js';
-import { vmSteps, type VmSteps } from '../host/support/vmSteps.js';
+import { bootTestVm, type TestVm, type VmSteps } from '../host/support/vmSteps.js';
 
 const USER = 'ubuntu';
 const HOSTNAME = 'gpu1';
@@ -43,6 +42,7 @@ const MODEL = 'fudbuddy-test';
 const t0 = Date.now();
 let net: Tailnet;
 let vm: Vm;
+let t: TestVm;
 let work: string;
 const nodes: Record<string, TailnetNode> = {};
 let gpuIp = '';
@@ -78,17 +78,6 @@ const healthz = (from: TailnetNode, ms = 120_000): Promise<string> =>
   );
 
 beforeAll(async () => {
-  await ensureVmImage();
-  work = mkdtempSync(path.join(tmpdir(), 'fudbuddy-vm-tailnet-'));
-  // Private copies: other suites may rebuild dist/ while this one runs.
-  for (const [from, to] of [
-    ['services/inference-api/dist/server.mjs', 'server.mjs'],
-    ['services/model-stub/dist/stub.mjs', 'stub.mjs'],
-    ['prompts', 'prompts'],
-  ] as const) {
-    cpSync(path.join(REPO_ROOT, from), path.join(work, to), { recursive: true });
-  }
-
   net = await startTailnet({ policy: headscalePolicy(policyArgs, { withTests: false }) });
   const alice = await net.createUser('alice', ADMIN);
   const bob = await net.createUser('bob', MEMBER);
@@ -105,16 +94,16 @@ beforeAll(async () => {
       nodes[name] = node;
     }),
   );
-  vm = await startVm(`tn${process.pid % 100000}`, { guestForwards: [controlForward(net)] });
+  t = await bootTestVm('tn', { guestForwards: [controlForward(net)] });
+  ({ vm, work, steps } = t);
+  cpSync(path.join(REPO_ROOT, 'prompts'), path.join(work, 'prompts'), { recursive: true });
   figures['VM boot to SSH'] = `${vm.bootSeconds} s`;
-  steps = vmSteps(vm, work);
   await preplaceTailscale(vm);
 }, 25 * 60_000);
 
 afterAll(async () => {
-  await vm?.stop();
+  await t?.stop();
   await net?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
   figures['total (this file)'] = since(t0);
   console.log(`vm-tailnet figures:\n${Object.entries(figures).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
 });
@@ -178,12 +167,12 @@ describe('a GPU host VM on a real Headscale tailnet (guestfwd + DERP; model stub
   }, 600_000);
 
   it("the stub and the API (addressMode 'tailscale') run, the API bound to the tailnet address only", async () => {
-    const stubPath = path.join(work, 'stub.mjs');
+    const stubPath = t.bundle('stub');
     await runOk('install-file.sh', [stage(stubPath, 'stub', hashFile(stubPath), '.mjs'), HOST_PATHS.stubBundle, '--restart', STUB_UNIT]);
     await runOk('write-secret-file.sh', [HOST_PATHS.stubEnv, '--restart', STUB_UNIT], renderEnvFile({ HOST: '127.0.0.1', PORT: String(MODEL_PORT), STUB_MODEL: MODEL, STUB_API_KEY: STUB_KEY }));
     await runOk('install-unit.sh', [STUB_UNIT], modelStubUnit({ hostname: HOSTNAME }));
 
-    const apiPath = path.join(work, 'server.mjs');
+    const apiPath = t.bundle('api');
     const prompts = path.join(work, 'prompts');
     await runOk('install-file.sh', [stage(apiPath, 'api', hashFile(apiPath), '.mjs'), HOST_PATHS.apiBundle, '--restart', API_UNIT]);
     await runOk('install-file.sh', [stage(prompts, 'prompts', hashDir(prompts)), HOST_PATHS.prompts, '--reload', API_UNIT]);
