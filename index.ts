@@ -208,7 +208,7 @@ if (worker && d.webHostname) {
   });
 }
 
-// 6. Monitoring on the edge node: exporters on every GPU host, Prometheus/Alertmanager/Grafana on the edge.
+// 6. Monitoring on the edge node: exporters on every GPU host, Prometheus/Alertmanager (+ Grafana) on the edge.
 let monitoring: Monitoring | undefined;
 if (topology.monitoringHostname && edge) {
   const box = s.edgeNode;
@@ -242,7 +242,8 @@ if (topology.monitoringHostname && edge) {
         email: s.monitoring.alertEmail ? { ...s.monitoring.alertEmail, authPassword: secrets.alertSmtpPassword } : undefined,
         externalUrl: s.monitoring.externalUrl,
       },
-      grafanaAdminPassword: secrets.grafanaAdminPassword!,
+      grafana: s.monitoring.grafana,
+      grafanaAdminPassword: secrets.grafanaAdminPassword,
       logs: s.monitoring.logs,
       retention: s.monitoring.retention,
       // Tailscale API key, Cloudflare API token, next service-token rotation (docs/config-reference.md; Pulumi.beta.yaml).
@@ -269,5 +270,5 @@ export const tailnetNames = {
 export const gpuApiUrls = gpuHosts.map((g) => g.apiUrl);
 export const modelServed = firstGpu.modelServed;
 export const model = s.model.id;
-/** Grafana on the monitoring node (tailnet only). */
+/** How to reach Grafana on the monitoring node (SSH tunnel to its loopback); null without monitoring or Grafana. */
 export const grafana: string | null = monitoring?.grafanaAccess ?? null;

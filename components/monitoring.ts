@@ -1,5 +1,5 @@
 // Monitoring and alerting for the stack: exporters on every GPU host, and Prometheus + Alertmanager + blackbox
-// exporter + Grafana (+ optional Loki/Alloy) on the monitoring node, all scraping over the tailnet. A thin shell over
+// exporter (+ Grafana, on by default, + optional Loki/Alloy) on the monitoring node, all scraping over the tailnet. A thin shell over
 // components/lib/monitoringConfig.ts (pure, tested alone) and the scripts in components/scripts/monitoring/.
 // Non-secret files travel as one remote.Command payload per host (triggered by its content hash); every secret goes
 // on its own command's stdin into a 0600 file (write-secret.sh), never into a command string or the payload.
@@ -55,6 +55,9 @@ export function validateMonitoringArgs(args: MonitoringArgs): void {
     probes.add(p.name);
   }
   if (!args.alerting.webhookUrl && !args.alerting.email) bad('alerting', 'set a webhook URL (alertWebhookUrl) or an e-mail route (monitoring.alertEmail)');
+  const grafana = args.grafana ?? true;
+  if (grafana && args.grafanaAdminPassword === undefined) bad('grafanaAdminPassword', 'is required when grafana is on (set grafana: false to go without Grafana)');
+  if (args.logs && !grafana) bad('logs', "needs grafana: Loki and Alloy come from Grafana's apt repository like Grafana (turn logs off, or grafana on)");
   if (args.logs && args.monitoringHost.tailnetAddress === undefined) {
     bad('monitoringHost.tailnetAddress', 'is required when logs are enabled (GPU hosts push to Loki on it)');
   }
@@ -66,12 +69,12 @@ export class Monitoring extends pulumi.ComponentResource {
   public readonly prometheusConfig: pulumi.Output<string>;
   /** One exporter install per GPU host, by host name. */
   public readonly exporters: Readonly<Record<string, remote.Command>>;
-  /** Prometheus/Alertmanager/Grafana install on the monitoring host. */
+  /** Prometheus/Alertmanager (+ Grafana) install on the monitoring host. */
   public readonly server: remote.Command;
-  /** The secret-file writes (API/Worker metrics tokens, Alertmanager config, Grafana admin password). */
+  /** The secret-file writes (API/Worker metrics tokens, Alertmanager config, Grafana admin password with Grafana). */
   public readonly secretWrites: remote.Command[];
-  /** How ops reach Grafana (loopback on the monitoring host, through SSH). */
-  public readonly grafanaAccess: string;
+  /** How ops reach Grafana (loopback on the monitoring host, through SSH); null without Grafana. */
+  public readonly grafanaAccess: string | null;
   /** Tailnet access this monitoring needs (scrape ports, and Loki for GPU nodes when logs are on): the Tailnet's `monitoring`. */
   public readonly tailnetAccess: ReturnType<typeof monitoringTailnetAccess>;
 
@@ -79,6 +82,7 @@ export class Monitoring extends pulumi.ComponentResource {
     super('fudbuddy:monitoring:Monitoring', name, {}, opts);
     validateMonitoringArgs(args);
     const logs = args.logs ?? false;
+    const grafana = args.grafana ?? true;
     const versions = loadMonitoringVersions(args.versions);
     const pins = versionEnv(versions);
     const mon = args.monitoringHost;
@@ -127,7 +131,7 @@ export class Monitoring extends pulumi.ComponentResource {
       .apply((ts) => renderCredentialExpiryTextfile((args.credentialExpiries ?? []).map((c, i) => ({ credential: c.credential, expiresAt: ts[i]! }))));
     const monitoringIsGpu = args.gpuHosts.some((h) => h.name === mon.name);
     const serverPayload = pulumi.all([this.prometheusConfig, credentials]).apply(([prometheusYml, credentialsProm]) =>
-      monitoringHostPayload({ name: mon.name, prometheusYml, credentialsProm, logs, externalUrl: args.alerting.externalUrl, retention: args.retention, gpuAlso: monitoringIsGpu, pins }),
+      monitoringHostPayload({ name: mon.name, prometheusYml, credentialsProm, logs, grafana, externalUrl: args.alerting.externalUrl, retention: args.retention, gpuAlso: monitoringIsGpu, pins }),
     );
     const monUser = mon.connection.user;
     const monHost = hostSteps(name, mon.connection, this);
@@ -173,11 +177,15 @@ export class Monitoring extends pulumi.ComponentResource {
         'prometheus-alertmanager',
       ]),
     );
-    secrets.push(
-      writeSecret('grafana-admin-password', MONITORING_PATHS.grafanaAdminPasswordFile, 'grafana:grafana', args.grafanaAdminPassword, ['--grafana-admin']),
-    );
+    if (grafana) {
+      secrets.push(
+        writeSecret('grafana-admin-password', MONITORING_PATHS.grafanaAdminPasswordFile, 'grafana:grafana', args.grafanaAdminPassword!, ['--grafana-admin']),
+      );
+    }
     this.secretWrites = secrets;
-    this.grafanaAccess = `ssh -L ${MONITORING_PORTS.grafana}:127.0.0.1:${MONITORING_PORTS.grafana} <monitoring host> then http://127.0.0.1:${MONITORING_PORTS.grafana}`;
+    this.grafanaAccess = grafana
+      ? `ssh -L ${MONITORING_PORTS.grafana}:127.0.0.1:${MONITORING_PORTS.grafana} <monitoring host> then http://127.0.0.1:${MONITORING_PORTS.grafana}`
+      : null;
 
     this.registerOutputs({ prometheusConfig: this.prometheusConfig, grafanaAccess: this.grafanaAccess });
   }

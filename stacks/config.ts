@@ -124,8 +124,11 @@ export const webSchema = z
 
 export const monitoringSchema = z
   .object({
-    enabled: bool(true).describe('Install exporters on the GPU hosts and Prometheus/Alertmanager/Grafana on the edge node (needs Tailscale)'),
-    logs: bool(false).describe('Ship journald to Loki (Grafana Alloy on every host)'),
+    enabled: bool(true).describe('Install exporters on the GPU hosts and Prometheus/Alertmanager (+ Grafana) on the edge node (needs Tailscale)'),
+    grafana: bool(true).describe(
+      "Grafana (from Grafana's apt repository, apt.grafana.com) with the FUD Buddy dashboards on the monitoring node. false: Prometheus, Alertmanager, exporters and alerting only (boxes that cannot reach apt.grafana.com, or your own Grafana); grafanaAdminPassword is then not needed and logs must stay off",
+    ),
+    logs: bool(false).describe("Ship journald to Loki (Grafana Alloy on every host); Loki and Alloy come from Grafana's apt repository, so this needs monitoring.grafana"),
     retention: retention.default('30d').describe('Prometheus TSDB retention'),
     alertEmail: z
       .object({
@@ -208,6 +211,22 @@ export type StackSettings = z.output<typeof stackConfigSchema>;
 export type GpuHostConfig = z.output<typeof gpuHostSchema>;
 export type EdgeNodeConfig = z.output<typeof edgeNodeSchema>;
 
+/**
+ * When a secret is required, one rule per name: `when` over the settings that parsed (stacks/validate.ts asks it),
+ * `why` ends its "is required" message, `label` is the Required column of docs/config-reference.md.
+ */
+export const SECRET_REQUIRED = {
+  always: { when: () => true, why: '', label: 'always' },
+  never: { when: () => false, why: '', label: 'optional' },
+  public: { when: (s) => s.exposure === 'public', why: ' when exposure is "public"', label: 'public exposure' },
+  monitoring: { when: (s) => s.monitoring?.enabled === true, why: ' when monitoring.enabled is true', label: 'with monitoring' },
+  grafana: {
+    when: (s) => s.monitoring?.enabled === true && s.monitoring.grafana,
+    why: ' when monitoring.enabled and monitoring.grafana are true',
+    label: 'with monitoring and `monitoring.grafana`',
+  },
+} as const satisfies Record<string, { when: (s: Partial<StackSettings>) => boolean; why: string; label: string }>;
+
 /** Secret keys: read with getSecret, stay secret Outputs; validated here without ever echoing the value. */
 export const SECRET_KEYS = {
   serviceToken: { required: 'always', kind: 'token', description: 'Service bearer token: the Worker (ORIGIN_TOKEN) and tailnet clients use it; in API_TOKENS' },
@@ -219,10 +238,10 @@ export const SECRET_KEYS = {
   openaiApiKey: { required: 'never', kind: 'text', description: 'OpenAI key for the Worker fallback (OPENAI_API_KEY); no fallback without it' },
   inviteCodes: { required: 'never', kind: 'list', description: 'Comma-separated invite codes required by POST /v1/token (INVITE_CODES)' },
   huggingFaceToken: { required: 'never', kind: 'text', description: 'Hugging Face token for gated models' },
-  grafanaAdminPassword: { required: 'monitoring', kind: 'text', description: 'Grafana admin password (monitoring)' },
+  grafanaAdminPassword: { required: 'grafana', kind: 'text', description: 'Grafana admin password (not needed with monitoring.grafana false)' },
   alertWebhookUrl: { required: 'never', kind: 'url', description: 'Alertmanager webhook receiver URL (it usually embeds a token); this or monitoring.alertEmail' },
   alertSmtpPassword: { required: 'never', kind: 'text', description: 'SMTP password for monitoring.alertEmail' },
   sshPrivateKey: { required: 'always', kind: 'sshKey', description: 'Private key (OpenSSH/PEM) Pulumi uses for SSH to every host' },
-} as const;
+} as const satisfies Record<string, { required: keyof typeof SECRET_REQUIRED; kind: string; description: string }>;
 export type SecretKey = keyof typeof SECRET_KEYS;
 export const SECRET_KEY_NAMES = Object.keys(SECRET_KEYS) as SecretKey[];

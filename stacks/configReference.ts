@@ -11,6 +11,7 @@ import {
   monitoringSchema,
   PROJECT,
   SECRET_KEYS,
+  SECRET_REQUIRED,
   stackConfigSchema,
   webSchema,
   workerSchema,
@@ -89,7 +90,9 @@ export function renderConfigReference(): string {
     'Rules across keys: `tailnetDnsName` and at least one `tailnetAdmins` entry when `tailscaleEnabled`; `domain`,',
     '`cloudflareAccountId`, `cloudflareZoneId` and `jwtSigningKey` when `exposure` is `public` (which also needs',
     'Tailscale); `gpuHosts[].bindAddress` only (and always) without Tailscale; `monitoring.enabled` needs Tailscale,',
-    '`metricsToken`, `grafanaAdminPassword` and `alertWebhookUrl` or `monitoring.alertEmail`; host names unique.',
+    '`metricsToken`, `alertWebhookUrl` or `monitoring.alertEmail`, and (with `monitoring.grafana`, the default)',
+    '`grafanaAdminPassword`; `monitoring.logs` needs `monitoring.grafana` (Loki comes from the same apt repository);',
+    'host names unique.',
   ];
   for (const [k, obj] of Object.entries(NESTED)) {
     const prefix = k === 'gpuHosts' ? `${k}[].` : `${k}.`;
@@ -104,8 +107,7 @@ export function renderConfigReference(): string {
     '| Key | Required | Description |',
     '| --- | --- | --- |',
     ...Object.entries(SECRET_KEYS).map(([k, s]) => {
-      const req = s.required === 'always' ? 'always' : s.required === 'public' ? 'public exposure' : s.required === 'monitoring' ? 'with monitoring' : 'optional';
-      return `| \`${k}\` | ${req} | ${cell(s.description)} |`;
+      return `| \`${k}\` | ${cell(SECRET_REQUIRED[s.required].label)} | ${cell(s.description)} |`;
     }),
     '',
     '## Provider configuration',

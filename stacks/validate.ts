@@ -4,7 +4,7 @@ import { expiredCredentialIssues, type ExpiringCredential } from './credentialEx
 import { edgeRoutingIssues } from './edgeRoutingConfig.js';
 import type { z } from 'zod';
 import { cudaDriverMismatch } from '../components/lib/cudaCompat.js';
-import { PROJECT, SECRET_KEY_NAMES, SECRET_KEYS, stackConfigSchema, type SecretKey, type StackSettings } from './config.js';
+import { PROJECT, SECRET_KEY_NAMES, SECRET_KEYS, SECRET_REQUIRED, stackConfigSchema, type SecretKey, type StackSettings } from './config.js';
 
 // Tokens travel in API_TOKENS (comma-separated) and in Authorization headers: no commas, no whitespace.
 const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]+$/;
@@ -43,27 +43,22 @@ function issue(path: ReadonlyArray<PropertyKey>, message: string, secret = false
 }
 
 function secretIssues(values: Record<string, unknown>, settings: Partial<StackSettings>): { issues: ConfigIssue[]; present: Set<SecretKey> } {
-  const exposure = settings.exposure ?? 'private';
-  const monitoring = settings.monitoring?.enabled ?? false;
   const issues: ConfigIssue[] = [];
   const present = new Set<SecretKey>();
   for (const name of SECRET_KEY_NAMES) {
     const spec = SECRET_KEYS[name];
     const raw = values[name];
     const value = typeof raw === 'string' ? raw : raw === undefined ? undefined : null;
-    const needed =
-      spec.required === 'always' ||
-      (spec.required === 'public' && exposure === 'public') ||
-      (spec.required === 'monitoring' && monitoring);
+    const rule = SECRET_REQUIRED[spec.required];
+    const needed = rule.when(settings);
     if (value === null) {
       issues.push(issue([name], 'must be a string', true));
       continue;
     }
     if (value === undefined || value === '') {
       if (needed) {
-        const why = spec.required === 'public' ? ' when exposure is "public"' : spec.required === 'monitoring' ? ' when monitoring.enabled is true' : '';
         const hint = spec.kind === 'sshKey' ? ' (cat ~/.ssh/id_ed25519 | pulumi config set --secret fudbuddy:sshPrivateKey)' : spec.kind === 'token' ? ' (e.g. $(openssl rand -hex 32))' : '';
-        issues.push(issue([name], `is required${why}: ${spec.description}${hint}`, true));
+        issues.push(issue([name], `is required${rule.why}: ${spec.description}${hint}`, true));
       }
       continue;
     }
@@ -138,6 +133,14 @@ function crossFieldIssues(p: Partial<StackSettings>): ConfigIssue[] {
   }
   if (s.monitoring.enabled) {
     if (!s.tailscaleEnabled) issues.push(issue(['monitoring', 'enabled'], 'needs tailscaleEnabled: true (Prometheus scrapes over the tailnet); set it to false for this stack'));
+    if (p.monitoring?.logs && !p.monitoring.grafana) {
+      issues.push(
+        issue(
+          ['monitoring', 'logs'],
+          `needs ${PROJECT}:monitoring.grafana true: Loki and Alloy come from Grafana's apt repository (apt.grafana.com) like Grafana; turn logs off, or set --path '${PROJECT}:monitoring.grafana' true`,
+        ),
+      );
+    }
   }
   if (s.exposure === 'public') {
     if (!s.tailscaleEnabled) issues.push(issue(['tailscaleEnabled'], 'must be true when exposure is "public" (the Worker reaches the origin through Tailscale Funnel)'));

@@ -147,24 +147,33 @@ export function listMonitoringDir(sub: string, ext: string): Record<string, stri
   return out;
 }
 
-/** Files shipped to the monitoring host (no secrets: those go through write-secret.sh). */
-export function serverPayloadFiles(p: { prometheusYml: string; credentialsProm: string; logs: boolean; externalUrl?: string }): Record<string, string> {
+/** Grafana's share of the monitoring host's payload: its script, env, override unit, provisioning and dashboards. */
+function grafanaPayloadFiles(p: { logs: boolean; externalUrl?: string }): Record<string, string> {
+  const files: Record<string, string> = {
+    'grafana-server.sh': script('grafana-server.sh'),
+    'grafana/datasources.yml': renderGrafanaDatasources({ logs: p.logs }),
+    'grafana/dashboards.yml': readMonitoringFile('grafana/provisioning/dashboards/fudbuddy.yml'),
+    'grafana.env': renderGrafanaEnv({ externalUrl: p.externalUrl }),
+    'units/grafana-override.conf': script('units/grafana-override.conf'),
+  };
+  for (const [n, c] of Object.entries(listMonitoringDir('grafana/dashboards', '.json'))) files[`dashboards/${n}`] = c;
+  return files;
+}
+
+/** Files shipped to the monitoring host (no secrets: those go through write-secret.sh); Grafana's only with `grafana`. */
+export function serverPayloadFiles(p: { prometheusYml: string; credentialsProm: string; logs: boolean; grafana: boolean; externalUrl?: string }): Record<string, string> {
   const files: Record<string, string> = {
     'prometheus.yml': p.prometheusYml,
     'credentials.prom': p.credentialsProm,
     'blackbox.yml': readMonitoringFile('blackbox/blackbox.yml'),
-    'grafana/datasources.yml': renderGrafanaDatasources({ logs: p.logs }),
-    'grafana/dashboards.yml': readMonitoringFile('grafana/provisioning/dashboards/fudbuddy.yml'),
-    'grafana.env': renderGrafanaEnv({ externalUrl: p.externalUrl }),
     'loki.yml': readMonitoringFile('loki/loki.yml'),
     'config.alloy': readMonitoringFile('alloy/config.alloy'),
   };
-  for (const f of ['lib.sh', 'monitoring-host.sh', 'monitoring-server.sh', 'grafana-server.sh', 'logs-server.sh', 'filesystem-roles.sh', 'write-secret.sh']) {
+  for (const f of ['lib.sh', 'monitoring-host.sh', 'monitoring-server.sh', 'logs-server.sh', 'filesystem-roles.sh', 'write-secret.sh']) {
     files[f] = script(f);
   }
   files['host-lib.sh'] = hostLib();
-  for (const u of ['fudbuddy-fs-roles.service', 'grafana-override.conf', 'loki-override.conf']) files[`units/${u}`] = script(`units/${u}`);
+  for (const u of ['fudbuddy-fs-roles.service', 'loki-override.conf']) files[`units/${u}`] = script(`units/${u}`);
   for (const [n, c] of Object.entries(listMonitoringDir('rules', '.yml'))) files[`rules/${n}`] = c;
-  for (const [n, c] of Object.entries(listMonitoringDir('grafana/dashboards', '.json'))) files[`dashboards/${n}`] = c;
-  return files;
+  return p.grafana ? { ...files, ...grafanaPayloadFiles(p) } : files;
 }

@@ -42,6 +42,11 @@ export interface MonitoringHostPayloadInput {
   prometheusYml: string;
   credentialsProm: string;
   logs: boolean;
+  /**
+   * Grafana on the monitoring host (from Grafana's apt repository): its files are staged and GRAFANA=1 makes
+   * monitoring-host.sh run grafana-server.sh. false for boxes that cannot reach apt.grafana.com (logs must be off).
+   */
+  grafana: boolean;
   externalUrl?: string;
   retention?: string;
   /** The monitoring host is also a GPU host (its exporters came from gpuExportersPayload). */
@@ -49,7 +54,8 @@ export interface MonitoringHostPayloadInput {
   pins: VersionPins;
   /**
    * monitoring-host.sh (default) runs monitoring-server.sh (Prometheus, Alertmanager, exporters from the
-   * distribution), then Grafana and Loki from Grafana's apt repository; monitoring-server.sh alone is the first part.
+   * distribution), then Grafana (GRAFANA=1) and Loki (LOGS=1) from Grafana's apt repository; monitoring-server.sh
+   * alone is the first part.
    */
   entry?: 'monitoring-host.sh' | 'monitoring-server.sh';
 }
@@ -58,12 +64,13 @@ export interface MonitoringHostPayloadInput {
 export function monitoringHostInstall(m: MonitoringHostPayloadInput): InstallPayloadInput {
   return {
     entry: m.entry ?? 'monitoring-host.sh',
-    files: serverPayloadFiles({ prometheusYml: m.prometheusYml, credentialsProm: m.credentialsProm, logs: m.logs, externalUrl: m.externalUrl }),
+    files: serverPayloadFiles({ prometheusYml: m.prometheusYml, credentialsProm: m.credentialsProm, logs: m.logs, grafana: m.grafana, externalUrl: m.externalUrl }),
     env: {
       ...m.pins,
       HOST_NAME: m.name,
       RETENTION: m.retention ?? '30d',
       LOGS: m.logs ? '1' : '0',
+      GRAFANA: m.grafana ? '1' : '0',
       GPU_ALSO: m.gpuAlso ? '1' : '0',
     },
   };

@@ -34,7 +34,7 @@ export interface MonitoredGpuHost {
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
-/** Where Prometheus, Alertmanager, the blackbox exporter, Grafana (and optionally Loki) run. */
+/** Where Prometheus, Alertmanager, the blackbox exporter (and optionally Grafana and Loki) run. */
 export interface MonitoringHost {
   /** Short name, e.g. `edge` (the edge box) or `mon-1`. [a-z0-9-] */
   name: string;
@@ -104,9 +104,15 @@ export interface MonitoringArgs {
   /** Public health URLs to probe (Worker /healthz, Funnel URL /healthz; tailscale-serve URL in private mode). >= 1. */
   healthProbes: HealthProbe[];
   alerting: AlertingArgs;
-  /** Grafana admin password (secret). Grafana listens on the monitoring host's tailnet address, port 3000. */
-  grafanaAdminPassword: pulumi.Input<string>;
-  /** journald → Loki (Grafana Alloy on every host, Loki on the monitoring host). Default false. */
+  /**
+   * Grafana on the monitoring host (Grafana's apt repository, apt.grafana.com). false: Prometheus, Alertmanager,
+   * exporters and alerting only, for boxes that cannot reach that repository or teams with their own Grafana; no
+   * Grafana files, no admin-password step, `grafanaAccess` null, and `logs` must stay off. Default true.
+   */
+  grafana?: boolean;
+  /** Grafana admin password (secret); required when `grafana` is on. Grafana listens on loopback, port 3000. */
+  grafanaAdminPassword?: pulumi.Input<string>;
+  /** journald → Loki (Grafana Alloy on every host, Loki on the monitoring host; needs `grafana`). Default false. */
   logs?: boolean;
   /** Credentials whose expiry is alerted on 14 days (warning) and 3 days (critical) ahead. */
   credentialExpiries?: CredentialExpiry[];

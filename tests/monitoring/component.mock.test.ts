@@ -170,7 +170,34 @@ describe('Monitoring component (Pulumi mocks)', () => {
     expect(decodePayload(server)['grafana/datasources.yml']).toContain('fudbuddy-loki');
   });
 
+  it('grafana on (the default): the payload stages and runs Grafana, its admin password has its own step', async () => {
+    const { mine, byName, m } = await build('mon-gf', args('private'));
+    expect(mine.map((r) => r.name)).toContain('mon-gf-secret-grafana-admin-password');
+    const stdin = plain(byName.get('mon-gf-server')!.inputs.stdin) as string;
+    expect(stdin).toContain("export GRAFANA='1'");
+    expect(Object.keys(decodePayload(stdin))).toEqual(expect.arrayContaining(['grafana-server.sh', 'grafana.env', 'grafana/datasources.yml']));
+    expect(m.grafanaAccess).toMatch(/^ssh -L 3000:127\.0\.0\.1:3000 /);
+  });
+
+  it('grafana: false: no Grafana file or step, no admin password needed, no Grafana access', async () => {
+    const { mine, byName, m } = await build('mon-nogf', args('private', { grafana: false, grafanaAdminPassword: undefined }));
+    expect(mine.map((r) => r.name).sort()).toEqual(
+      ['mon-nogf-exporters-gpu-1', 'mon-nogf-exporters-gpu-2', 'mon-nogf-secret-alertmanager-config', 'mon-nogf-secret-api-metrics-token', 'mon-nogf-server'].sort(),
+    );
+    const stdin = plain(byName.get('mon-nogf-server')!.inputs.stdin) as string;
+    expect(stdin).toContain("export GRAFANA='0'");
+    expect(stdin).toContain('bash "$STAGE/monitoring-host.sh"');
+    const files = decodePayload(stdin);
+    expect(Object.keys(files).filter((f) => /grafana|^dashboards\//.test(f))).toEqual([]);
+    // Prometheus & co. are all there.
+    expect(Object.keys(files)).toEqual(expect.arrayContaining(['monitoring-host.sh', 'monitoring-server.sh', 'prometheus.yml', 'write-secret.sh']));
+    expect(m.grafanaAccess).toBeNull();
+  });
+
   it('bad arguments fail at preview with the key named', () => {
+    expect(() => validateMonitoringArgs(args('private', { grafanaAdminPassword: undefined }))).toThrow(/monitoring\.grafanaAdminPassword: is required when grafana is on/);
+    expect(() => validateMonitoringArgs(args('private', { grafana: false, grafanaAdminPassword: undefined }))).not.toThrow();
+    expect(() => validateMonitoringArgs(args('private', { grafana: false, logs: true }))).toThrow(/monitoring\.logs: needs grafana/);
     expect(() => validateMonitoringArgs(args('public', { edgeMetrics: undefined }))).toThrow(/monitoring\.edgeMetrics: is required when exposure is "public"/);
     expect(() => validateMonitoringArgs(args('private', { alerting: {} }))).toThrow(/monitoring\.alerting/);
     expect(() => validateMonitoringArgs(args('private', { healthProbes: [] }))).toThrow(/monitoring\.healthProbes/);

@@ -264,7 +264,7 @@ describe('install payload (unpacked and run by bash for real)', () => {
 
   it('the GPU and server payloads ship every file their scripts read from $STAGE', () => {
     const gpu = gpuPayloadFiles();
-    const server = serverPayloadFiles({ prometheusYml: 'x', credentialsProm: 'y', logs: true });
+    const server = serverPayloadFiles({ prometheusYml: 'x', credentialsProm: 'y', logs: true, grafana: true });
     for (const files of [gpu, server]) {
       for (const script of Object.keys(files).filter((f) => f.endsWith('.sh'))) {
         const wanted = [...files[script]!.matchAll(/"\$STAGE\/([A-Za-z0-9_./-]+)"/g)].map((m) => m[1]!).filter((p) => !p.includes('*'));
@@ -274,5 +274,20 @@ describe('install payload (unpacked and run by bash for real)', () => {
     expect(server['monitoring-host.sh']).toContain('"$STAGE/grafana-server.sh"');
     expect(Object.keys(server).filter((f) => f.startsWith('rules/')).length).toBe(RULE_FILES.length);
     expect(Object.keys(server).some((f) => f.startsWith('dashboards/') && f.endsWith('.json'))).toBe(true);
+  });
+
+  it('grafana: false stages none of Grafana\'s files, and every file its other scripts read', () => {
+    const server = serverPayloadFiles({ prometheusYml: 'x', credentialsProm: 'y', logs: false, grafana: false });
+    const grafanaFiles = Object.keys(server).filter((f) => /grafana|^dashboards\//.test(f));
+    expect(grafanaFiles).toEqual([]);
+    const withGrafana = Object.keys(serverPayloadFiles({ prometheusYml: 'x', credentialsProm: 'y', logs: false, grafana: true }));
+    expect(withGrafana.filter((f) => !(f in server)).sort()).toEqual(
+      expect.arrayContaining(['grafana-server.sh', 'grafana.env', 'grafana/dashboards.yml', 'grafana/datasources.yml', 'units/grafana-override.conf']),
+    );
+    for (const script of Object.keys(server).filter((f) => f.endsWith('.sh'))) {
+      const wanted = [...server[script]!.matchAll(/"\$STAGE\/([A-Za-z0-9_./-]+)"/g)].map((m) => m[1]!).filter((p) => !p.includes('*'));
+      // monitoring-host.sh names grafana-server.sh behind GRAFANA=1 (run for real in host-scripts.test.ts).
+      for (const w of wanted.filter((w) => w !== 'grafana-server.sh')) expect(Object.keys(server), `${script} reads $STAGE/${w}`).toContain(w);
+    }
   });
 });

@@ -1,10 +1,12 @@
 // The host-side pieces run for real: the nvidia-smi exporter against a stand-in nvidia-smi (no GPU here — the
-// stand-in is named as such), the filesystem-roles textfile, the vLLM metrics proxy in front of the model stub, and
-// shellcheck / bash -n on every monitoring script.
+// stand-in is named as such), the filesystem-roles textfile, the vLLM metrics proxy in front of the model stub,
+// monitoring-host.sh choosing its parts from the payload's GRAFANA/LOGS, and shellcheck / bash -n on every script.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildInstallPayload, loadMonitoringVersions, versionEnv } from '../../components/lib/monitoringConfig.js';
+import { monitoringHostInstall } from '../../components/lib/monitoringPayloads.js';
 import { startStub, type StubHandle } from '../../services/model-stub/src/stub.js';
 import { startMetricsProxy, type Proc } from './live.js';
 import { loadFixture, parseExposition, requireTool, ROOT, run, SCRIPTS } from './support.js';
@@ -155,5 +157,44 @@ describe('script hygiene', () => {
     ];
     for (const t of texts) expect(t).not.toMatch(/listen[-_.a-z]*[=: ]+(0\.0\.0\.0|:\d)/i);
     expect(existsSync(path.join(SCRIPTS, 'units/fudbuddy-vllm-metrics.service'))).toBe(true);
+  });
+});
+
+describe('monitoring-host.sh as the payload drives it (bash for real; its parts replaced by recorders)', () => {
+  const PINS = versionEnv(loadMonitoringVersions());
+  /** Runs the real payload and entry; each part it starts only appends its name to a log. Returns the parts run. */
+  function partsRun(name: string, m: { logs: boolean; grafana: boolean }, env: Record<string, string> = {}): { status: number | null; parts: string[]; stderr: string } {
+    const log = path.join(tmp, `${name}.log`);
+    const install = monitoringHostInstall({ name: 'edge', prometheusYml: 'x', credentialsProm: 'y', gpuAlso: false, pins: PINS, ...m });
+    const files = { ...install.files };
+    for (const part of ['monitoring-server.sh', 'grafana-server.sh', 'logs-server.sh']) {
+      if (part in files) files[part] = `echo ${part} >> ${JSON.stringify(log)}\n`;
+    }
+    const r = run('bash', ['-s'], { input: buildInstallPayload({ ...install, files, env: { ...install.env, ...env } }) });
+    const parts = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+    return { status: r.status, parts, stderr: r.stderr };
+  }
+
+  it('grafana on (the default): Prometheus & co., then Grafana (then Loki with logs)', () => {
+    const r = partsRun('host-grafana', { logs: false, grafana: true });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.parts).toEqual(['monitoring-server.sh', 'grafana-server.sh']);
+    expect(partsRun('host-grafana-logs', { logs: true, grafana: true }).parts).toEqual(['monitoring-server.sh', 'grafana-server.sh', 'logs-server.sh']);
+  });
+
+  it('grafana off: Prometheus & co. only, grafana-server.sh neither staged nor run', () => {
+    const install = monitoringHostInstall({ name: 'edge', prometheusYml: 'x', credentialsProm: 'y', gpuAlso: false, pins: PINS, logs: false, grafana: false });
+    expect(install.env.GRAFANA).toBe('0');
+    expect(install.files['grafana-server.sh']).toBeUndefined();
+    const r = partsRun('host-no-grafana', { logs: false, grafana: false });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.parts).toEqual(['monitoring-server.sh']);
+  });
+
+  it('refuses LOGS=1 without GRAFANA=1 before anything runs (Loki needs the repository grafana-server.sh adds)', () => {
+    const r = partsRun('host-logs-no-grafana', { logs: false, grafana: false }, { LOGS: '1' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('LOGS=1 needs GRAFANA=1');
+    expect(r.parts).toEqual([]);
   });
 });

@@ -4,8 +4,8 @@
 // through apt-cacher-ng), real units and timers, Prometheus really scraping the exporters. One VM plays a GPU host
 // that is also the monitoring host (GPU_ALSO=1), bound to its own address (no tailnet here).
 // STAND-IN: nvidia-smi (no GPU; tests/host/standins-gpu). The model stub serves vLLM's /metrics names. Not here:
-// Grafana and Loki come from Grafana's apt repository, which this machine cannot reach: the payload's
-// monitoring-server.sh part runs (monitoring-host.sh would go on to grafana-server.sh).
+// Grafana and Loki come from Grafana's apt repository, which this machine cannot reach: the payload is built with
+// grafana: false (no Grafana files) and its monitoring-server.sh part runs.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstallPayload, loadMonitoringVersions, renderAlertmanagerConfig, renderCredentialExpiryTextfile, renderPrometheusConfig, versionEnv } from '../../components/lib/monitoringConfig.js';
@@ -31,6 +31,7 @@ const serverInstall = monitoringHostInstall({
   prometheusYml,
   credentialsProm: renderCredentialExpiryTextfile([{ credential: 'tailscale-api-key', expiresAt: '2027-02-01T00:00:00Z' }]),
   logs: false,
+  grafana: false,
   retention: '15d',
   gpuAlso: true,
   pins: PINS,

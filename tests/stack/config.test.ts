@@ -145,6 +145,32 @@ describe('stack config (pure parser)', () => {
     expect(issuesOf(pub).map((i) => i.key)).toContain('fudbuddy:tailscaleEnabled');
   });
 
+  it('monitoring.grafana: on by default and then needs grafanaAdminPassword; off, it needs none and refuses logs', () => {
+    const on = parseStackConfig(privateValues());
+    expect(on.ok && on.settings.monitoring.grafana).toBe(true);
+    const noPassword = privateValues();
+    delete noPassword.grafanaAdminPassword;
+    const missing = issuesOf(noPassword);
+    expect(missing.map((i) => i.key)).toEqual(['fudbuddy:grafanaAdminPassword']);
+    expect(missing[0]!.message).toMatch(/^is required when monitoring\.enabled and monitoring\.grafana are true: Grafana admin password/);
+    expect(missing[0]!.fix).toBe('pulumi config set --secret fudbuddy:grafanaAdminPassword <value>');
+    // Off (as `pulumi config set --path` stores it, a string): no password needed, alerting still is.
+    const off = parseStackConfig({ ...noPassword, monitoring: { grafana: 'false' } });
+    expect(off.ok, off.ok ? '' : formatIssues(off.issues)).toBe(true);
+    expect(off.ok && off.settings.monitoring).toMatchObject({ enabled: true, grafana: false, logs: false });
+    const offNoRoute: Record<string, unknown> = { ...noPassword, monitoring: { grafana: false } };
+    delete offNoRoute.alertWebhookUrl;
+    expect(issuesOf(offNoRoute).map((i) => i.key)).toEqual(['fudbuddy:alertWebhookUrl']);
+    // Monitoring off: no password either way.
+    expect(parseStackConfig({ ...noPassword, monitoring: { enabled: false } }).ok).toBe(true);
+    // Logs need Loki and Alloy from Grafana's apt repository: refused, naming both keys.
+    const logs = issuesOf({ ...privateValues(), monitoring: { grafana: false, logs: true } });
+    expect(logs.map((i) => i.key)).toEqual(['fudbuddy:monitoring.logs']);
+    expect(logs[0]!.message).toContain('fudbuddy:monitoring.grafana');
+    expect(logs[0]!.message).toContain('apt.grafana.com');
+    expect(parseStackConfig({ ...privateValues(), monitoring: { grafana: true, logs: true } }).ok).toBe(true);
+  });
+
   it('derives URLs: Funnel/serve URL from the edge (or first GPU host), api./app. hostnames from the domain', () => {
     const pub = parseStackConfig(publicValues());
     const priv = parseStackConfig(privateValues());

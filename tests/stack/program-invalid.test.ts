@@ -10,6 +10,8 @@ describe('invalid stack config (mock engine)', () => {
     delete v.domain;
     v.serviceToken = 'short,MARKERweak';
     (v.gpuHosts as Record<string, unknown>[])[0]!.port = 70000;
+    // Loki comes from Grafana's apt repository: logs without Grafana are refused at preview.
+    v.monitoring = { grafana: 'false', logs: 'true' };
     let error: unknown;
     let created = 0;
     try {
@@ -25,6 +27,7 @@ describe('invalid stack config (mock engine)', () => {
     expect(msg).toContain('fudbuddy:gpuHosts[0].port');
     expect(msg).toContain("fix: pulumi config set --path 'fudbuddy:gpuHosts[0].port' <value>");
     expect(msg).toContain('fix: pulumi config set --secret fudbuddy:serviceToken <value>');
+    expect(msg).toContain('fudbuddy:monitoring.logs needs fudbuddy:monitoring.grafana true');
     for (const m of [...ALL_MARKERS, 'MARKERweak']) expect(msg).not.toContain(m);
     expect(created).toBe(0);
   });

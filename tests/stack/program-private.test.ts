@@ -104,6 +104,9 @@ describe('private stack (mock engine)', () => {
       modelServed: 'fudbuddy-chat',
     });
     expect(run.exports.webUrl).toBeNull();
+    // Grafana is on by default (tests/stack/program-no-grafana.test.ts: off).
+    expect(run.exports.grafana).toBe('ssh -L 3000:127.0.0.1:3000 <monitoring host> then http://127.0.0.1:3000');
+    expect(one(run, 'command:remote:Command', 'monitoring-secret-grafana-admin-password').inputs.create).toContain('--grafana-admin');
     expect((run.exports.tailnetNames as { gpuHosts: string[] }).gpuHosts).toHaveLength(2);
   });
 
