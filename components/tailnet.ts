@@ -125,6 +125,13 @@ export class Tailnet extends pulumi.ComponentResource {
       throw new Error('tailnet.monitoring must be set when a node has role monitoring (which ports may it scrape?)');
     }
 
+    const tagFor = (role: TailnetNodeArgs['role']): string =>
+      role === 'gpu'
+        ? (args.gpuTag ?? DEFAULT_TAGS.gpu)
+        : role === 'edge'
+          ? (args.edgeTag ?? DEFAULT_TAGS.edge)
+          : (args.monitoring?.tag ?? DEFAULT_TAGS.monitoring);
+
     const policyArgs = {
       admins: args.admins,
       gpuTag: args.gpuTag,
@@ -135,7 +142,9 @@ export class Tailnet extends pulumi.ComponentResource {
       servePort: args.servePort,
     };
     if (args.headscale && args.funnel) throw new Error('tailnet.funnel: Headscale has no Funnel (private exposure only)');
-    this.policy = args.headscale ? buildHeadscalePolicy(policyArgs) : buildTailnetPolicy({ ...policyArgs, funnel: args.funnel });
+    this.policy = args.headscale
+      ? buildHeadscalePolicy(policyArgs, { nodeTags: args.nodes.map((n) => n.tags ?? [tagFor(n.role)]) })
+      : buildTailnetPolicy({ ...policyArgs, funnel: args.funnel });
     // Fail at preview, with the failing case named, instead of at Tailscale's API during `up`.
     const failures = checkPolicy(this.policy);
     if (failures.length > 0) throw new Error(`tailnet policy fails its own tests:\n${failures.join('\n')}`);
@@ -200,13 +209,6 @@ export class Tailnet extends pulumi.ComponentResource {
           { parent: this, dependsOn: [this.acl], additionalSecretOutputs: ['key'] },
         ).key;
     }
-
-    const tagFor = (role: TailnetNodeArgs['role']): string =>
-      role === 'gpu'
-        ? (args.gpuTag ?? DEFAULT_TAGS.gpu)
-        : role === 'edge'
-          ? (args.edgeTag ?? DEFAULT_TAGS.edge)
-          : (args.monitoring?.tag ?? DEFAULT_TAGS.monitoring);
 
     const keys: Record<string, pulumi.Output<string>> = {};
     const tags: Record<string, string[]> = {};

@@ -1,4 +1,5 @@
-// The committed example stack files (Pulumi.beta.yaml, Pulumi.private.yaml, Pulumi.e2e.yaml), written by
+// The committed example stack files (Pulumi.beta.yaml, Pulumi.private.yaml, Pulumi.e2e.yaml,
+// Pulumi.e2e-headscale.yaml), written by
 //   npx tsx stacks/exampleStacks.ts
 // Secrets are real `secure:` values of Pulumi's passphrase provider, encrypted with EXAMPLE_PASSPHRASE: a public,
 // example-only passphrase (docs/runbook.md). Every secret in them is a throwaway example: a real stack re-creates its
@@ -122,6 +123,39 @@ export const STACK_FILES: StackFileDef[] = [
     secrets: {
       'fudbuddy:serviceToken': example('service-token'),
       'fudbuddy:upstreamApiKey': example('stub-key'),
+      'fudbuddy:sshPrivateKey': EXAMPLE_SSH_KEY,
+    },
+  },
+  {
+    file: 'Pulumi.e2e-headscale.yaml',
+    header:
+      ' Real-engine e2e over a Headscale tailnet (tests/engine/vm-headscale.vm.test.ts): a GPU host VM running the\n' +
+      ' model stub (gpu: none) and an edge-node VM with monitoring (no Grafana), private exposure, hosts joined to a\n' +
+      ' Headscale tailnet whose CLI runs over SSH on the edge VM. The test sets the per-run values (ports, host keys,\n' +
+      ' sshPrivateKey) with `pulumi config set` on a copy of this file. Secrets are EXAMPLES encrypted with the\n' +
+      ' example passphrase.',
+    config: {
+      'fudbuddy:exposure': 'private',
+      'fudbuddy:environment': 'e2e',
+      'fudbuddy:controlServer': 'headscale',
+      // An IP, not a name: Tailscale's client forces HTTPS for re-authentication to an http:// name (docs/testing-tailnet.md).
+      'fudbuddy:headscale': { loginServer: 'http://10.77.0.1:8080', address: '127.0.0.1', port: 2223, user: 'ubuntu' },
+      'fudbuddy:tailnetDnsName': 'tailnet.test',
+      'fudbuddy:tailnetAdmins': ['alice@example.com'],
+      'fudbuddy:gpuHosts': [{ name: 'gpu1', address: '127.0.0.1', port: 2222, user: 'ubuntu', gpu: 'none' }],
+      'fudbuddy:edgeNode': { name: 'edge', address: '127.0.0.1', port: 2223, user: 'ubuntu', tailnetHostname: 'fudbuddy-edge' },
+      // qemu user networking: the guests see this machine (where Pulumi dials from) as 10.0.2.2.
+      'fudbuddy:sshAllowFrom': ['10.0.2.2/32'],
+      // Prometheus, Alertmanager and the exporters from Debian; Grafana's apt repository is out of the guests' reach.
+      'fudbuddy:monitoring': { enabled: true, grafana: false },
+      'fudbuddy:api': { logLevel: 'debug' },
+    },
+    secrets: {
+      'fudbuddy:serviceToken': example('service-token'),
+      'fudbuddy:upstreamApiKey': example('stub-key'),
+      'fudbuddy:metricsToken': example('metrics-token'),
+      // Nothing listens there: alerts stay undelivered (the suite checks scraping and rules, not delivery).
+      'fudbuddy:alertWebhookUrl': 'http://127.0.0.1:9/fudbuddy-e2e-alerts',
       'fudbuddy:sshPrivateKey': EXAMPLE_SSH_KEY,
     },
   },

@@ -7,9 +7,13 @@
 //   and the hosts join, and in full (tests included) once they joined;
 // - a pre-auth key is refused together with `--advertise-tags` (the key's own tags apply), so hosts join with a
 //   tagged key and no --advertise-tags;
+// - tests are evaluated per device, with all of its tags: a deny for one tag fails when another tag on the same
+//   device is granted that destination (tag:monitoring on the edge node reaches tag:gpu:8001 as tag:edge), so
+//   such denies are left out for the devices the stack joins (`nodeTags`);
 // - there are no HTTPS certificates (`tailscale serve --https` fails), so the edge serves plain HTTP on the
 //   tailnet (WireGuard encrypts it end to end): EDGE_HTTP_PORT.
-import { buildTailnetPolicy, renderTailnetPolicy, type TailnetPolicy, type TailnetPolicyArgs } from './aclPolicy.js';
+import { buildTailnetPolicy, renderTailnetPolicy, type PolicyTest, type TailnetPolicy, type TailnetPolicyArgs } from './aclPolicy.js';
+import { isAllowed } from './policyCheck.js';
 
 /** The port the edge node serves the API on over a Headscale tailnet (`tailscale serve --http`). */
 export const HEADSCALE_EDGE_HTTP_PORT = 80;
@@ -20,12 +24,29 @@ export const HEADSCALE_CLI_DEFAULT = 'headscale';
 export interface HeadscalePolicyOptions {
   /** Include the policy's `tests` (default true). False for the bootstrap before any host joined. */
   withTests?: boolean;
+  /** The tags of each device the stack joins: denies a device cannot hold (another of its tags is granted) are left out. */
+  nodeTags?: string[][];
+}
+
+/**
+ * The tests as a per-device evaluator can hold them: for a tag source, a deny that another tag of a device carrying
+ * that tag is granted is dropped (accepts all stay); a test left with nothing to check is dropped.
+ */
+export function testsForDevices(policy: TailnetPolicy, nodeTags: string[][]): PolicyTest[] {
+  return policy.tests
+    .map((t) => {
+      if (!t.src.startsWith('tag:') || !t.deny) return t;
+      const coTags = [...new Set(nodeTags.filter((tags) => tags.includes(t.src)).flat())].filter((tag) => tag !== t.src);
+      return { ...t, deny: t.deny.filter((dst) => !coTags.some((tag) => isAllowed(policy, tag, dst, t.proto ?? 'tcp'))) };
+    })
+    .filter((t) => (t.accept?.length ?? 0) + (t.deny?.length ?? 0) > 0);
 }
 
 /** The policy document Headscale gets: ours without Funnel (and, for the bootstrap, without tests). */
 export function buildHeadscalePolicy(args: Omit<TailnetPolicyArgs, 'funnel'>, opts: HeadscalePolicyOptions = {}): TailnetPolicy {
   const policy = buildTailnetPolicy({ ...args, funnel: false });
-  return opts.withTests === false ? { ...policy, tests: [] } : policy;
+  if (opts.withTests === false) return { ...policy, tests: [] };
+  return opts.nodeTags ? { ...policy, tests: testsForDevices(policy, opts.nodeTags) } : policy;
 }
 
 /** The rendered policy text for `headscale policy set` / `policy check`. */

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEPT, TEARDOWN } from '../../components/lib/hostFootprint.js';
+import { KEPT } from '../../components/lib/hostFootprint.js';
 import { EXAMPLE_PASSPHRASE } from '../../stacks/exampleStacks.js';
 import { ensureVmImage, startVm, type Vm } from '../support/vm.js';
-import { createWorkspace, expectOk, parseJson, REPO_ROOT, type RunResult, type Workspace } from './support/engine.js';
+import { createWorkspace, expectOk, parseJson, REPO_ROOT, type Workspace } from './support/engine.js';
+import { footprintLeft, remoteTimeline, stackRunner, sudoRunsSince, vmNow, type StackRunner } from './support/vmEngine.js';
 
 const GUEST_IP = '10.0.2.15';
 const STACK = 'e2e';
@@ -22,31 +23,20 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
   let ws: Workspace;
   let vm: Vm;
   let serviceToken = '';
-  const pulumi = (args: string[], timeoutMs?: number, stdin?: string): Promise<RunResult> => ws.pulumi([...args, '--stack', STACK], { timeoutMs, stdin });
-  const timed = async (what: string, args: string[], timeoutMs: number): Promise<RunResult> => {
-    const t0 = Date.now();
-    const r = expectOk(await pulumi(args, timeoutMs), what);
-    console.log(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    return r;
-  };
-  /** sudo runs on the VM since `since` (every remote command of the stack runs through `sudo -n`). */
-  const sudoRunsSince = async (since: string): Promise<number> => {
-    // (this query's own sudo line names journalctl: not counted)
-    const r = await vm.ssh(`sudo -n journalctl --no-pager -o cat _COMM=sudo --since '${since}' | grep 'COMMAND=' | grep -vc 'COMMAND=/usr/bin/journalctl' || true`);
-    return Number(r.stdout.trim());
-  };
-  const vmNow = async (): Promise<string> => (await vm.ssh("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim();
-  const changesOfLastUpdate = async (): Promise<Record<string, number>> =>
-    parseJson<Array<{ resourceChanges?: Record<string, number> }>>(expectOk(await pulumi(['stack', 'history', '--json']), 'history').stdout)[0]!.resourceChanges ?? {};
+  let stack: StackRunner;
+  const pulumi: StackRunner['pulumi'] = (...a) => stack.pulumi(...a);
+  const timed: StackRunner['timed'] = (...a) => stack.timed(...a);
+  const changesOfLastUpdate = (): Promise<Record<string, number>> => stack.changesOfLastUpdate();
 
   beforeAll(async () => {
     ws = createWorkspace(EXAMPLE_PASSPHRASE, { from: REPO_ROOT, copy: ['Pulumi.yaml', `Pulumi.${STACK}.yaml`], link: ['index.ts'] });
+    stack = stackRunner(ws, STACK);
     expectOk(await ws.pulumi(['stack', 'init', STACK, '--secrets-provider', 'passphrase']), 'stack init');
     await ensureVmImage();
     // A second forward to sshd: the "changed host port" test moves the stack onto it.
     vm = await startVm(`en${process.pid % 100000}`, { forwards: [8001, 22] });
     console.log(`VM boot to SSH: ${vm.bootSeconds} s`);
-    const set = async (p: string, v: string): Promise<void> => void expectOk(await pulumi(['config', 'set', '--path', p, v]), `config set ${p}`);
+    const set = stack.set;
     await set('fudbuddy:gpuHosts[0].address', vm.host);
     await set('fudbuddy:gpuHosts[0].port', String(vm.port));
     await set('fudbuddy:gpuHosts[0].user', vm.user);
@@ -62,15 +52,10 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
   }, 120_000);
 
   it('up from a bare VM as ubuntu: the stub and API run under systemd and a streamed chat answers', async () => {
-    const since = await vmNow();
+    const since = await vmNow(vm);
     await timed('up from bare VM', ['up', '--yes', '--skip-preview'], 2_400_000);
     // Per-phase figures (docs/benchmarks.md): when each remote step started on the VM, from sudo's own log.
-    const steps = await vm.ssh(
-      `sudo -n journalctl --no-pager -o short-unix _COMM=sudo --since '${since}' | grep 'COMMAND=' | grep -v journalctl | sed -E 's/^([0-9.]+) .*COMMAND=[^ ]+ ([^ ]+).*/\\1 \\2/'`,
-    );
-    const rows = steps.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]);
-    const t0 = Number(rows[0]?.[0] ?? 0);
-    console.log(`up step timeline (s after the first remote command):\n${rows.map(([t, c]) => `  ${(Number(t) - t0).toFixed(0).padStart(5)}  ${c.split('/').pop()}`).join('\n')}`);
+    console.log(`up step timeline (s after the first remote command):\n${await remoteTimeline(vm, since)}`);
     expect((await vm.ssh('systemctl is-active fudbuddy-model-stub.service fudbuddy-api.service')).stdout.trim()).toBe('active\nactive');
     const base = `http://127.0.0.1:${vm.forwards[8001]}`;
     // The API's upstream probe has a 2 s budget; a starved TCG guest may miss the first one (a hang guard, 120 s).
@@ -101,11 +86,10 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
   }, 300_000);
 
   it('a second up reports no changes and runs no command on the host', async () => {
-    const since = await vmNow();
+    const since = await vmNow(vm);
     await timed('no-op up', ['up', '--yes', '--skip-preview'], 900_000);
-    const history = parseJson<Array<{ resourceChanges?: Record<string, number> }>>(expectOk(await pulumi(['stack', 'history', '--json']), 'history').stdout);
-    expect(Object.keys(history[0]!.resourceChanges ?? {})).toEqual(['same']);
-    const sudoRuns = await sudoRunsSince(since);
+    expect(Object.keys(await changesOfLastUpdate())).toEqual(['same']);
+    const sudoRuns = await sudoRunsSince(vm, since);
     console.log(`no-op up: ${sudoRuns} remote commands (sudo runs on the VM)`);
     expect(sudoRuns).toBe(0);
   }, 900_000);
@@ -191,13 +175,13 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
       expect((await vm.ssh('cat >> ~/.ssh/authorized_keys', { stdin: `${pub}\n` })).code).toBe(0);
       expectOk(await pulumi(['config', 'set', '--secret', 'fudbuddy:sshPrivateKey'], 60_000, readFileSync(path.join(dir, 'k'), 'utf8')), 'config set new key');
       expectOk(await pulumi(['config', 'set', '--path', 'fudbuddy:gpuHosts[0].port', String(vm.forwards[22])]), 'config set port');
-      const since = await vmNow();
+      const since = await vmNow(vm);
       await timed('key rotation + port change up', ['up', '--yes', '--skip-preview'], 900_000);
       const changes = await changesOfLastUpdate();
       console.log(`key rotation + port change: ${JSON.stringify(changes)}`);
       expect(Object.keys(changes).sort()).toEqual(['same', 'update'].filter((k) => k in changes).sort());
       expect(changes.update).toBeGreaterThan(0);
-      const sudoRuns = await sudoRunsSince(since);
+      const sudoRuns = await sudoRunsSince(vm, since);
       const sessions = Number(
         (await vm.ssh(`sudo -n journalctl --no-pager -o cat -u ssh.service --since '${since}' | grep -c 'Accepted publickey for ubuntu.*${fingerprint}' || true`)).stdout.trim(),
       );
@@ -222,13 +206,8 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
 
   it('destroy stops and removes the services and their configuration', async () => {
     await timed('destroy', ['destroy', '--yes', '--skip-preview'], 900_000);
-    const units = await vm.ssh('ls /etc/systemd/system | grep -E "^(fudbuddy|vllm)" | grep -v "^fudbuddy-seed" || true; systemctl list-units --all --no-legend "fudbuddy*" "vllm*" | grep -v -e not-found -e fudbuddy-seed || true');
-    expect(units.stdout.trim()).toBe('');
     // The footprint list (components/lib/hostFootprint.ts, docs/host.md): what it says is removed is gone ...
-    const files = await vm.ssh(`for p in ${[...TEARDOWN.paths, ...TEARDOWN.globs].join(' ')}; do [ -e "$p" ] && echo "$p"; done; true`);
-    expect(files.stdout.trim()).toBe('');
-    const users = await vm.ssh(`for u in ${TEARDOWN.users.join(' ')}; do getent passwd "$u"; getent group "$u"; done; true`);
-    expect(users.stdout.trim()).toBe('');
+    expect(await footprintLeft(vm)).toBe('');
     const ufw = (await vm.ssh('sudo -n ufw status')).stdout;
     expect(ufw).toContain('Status: active');
     expect(ufw).not.toMatch(/\b800[01]\b/);

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN_GROUP, buildTailnetPolicy, renderTailnetPolicy, SERVE_CLIENT_RE, type TailnetPolicy } from '../../components/lib/aclPolicy.js';
 import { monitoringTailnetAccess } from '../../components/lib/monitoringConfig.js';
+import { testsForDevices } from '../../components/lib/headscale.js';
 import { checkPolicy, isAllowed } from '../../components/lib/policyCheck.js';
 
 const base = buildTailnetPolicy({ admins: ['alice@example.com', 'bob@example.com'] });
@@ -180,5 +181,32 @@ describe('tailnet policy: log shipping (GPU nodes → Loki on the monitoring nod
         /tailnet.monitoring.logsFromGpuPorts: \d+ is reserved/,
       );
     }
+  });
+});
+
+describe('Headscale: tests as a per-device evaluator holds them (testsForDevices)', () => {
+  const monitoring = buildTailnetPolicy({ admins: ['alice@example.com'], monitoring: monitoringTailnetAccess({ logs: false }) });
+  const denies = (tests: TailnetPolicy['tests'], src: string): string[] | undefined => tests.find((t) => t.src === src)?.deny;
+
+  it('monitoring on the edge box: only the API deny the edge tag breaks is left out, every accept stays', () => {
+    const tests = testsForDevices(monitoring, [['tag:gpu'], ['tag:edge', 'tag:monitoring']]);
+    expect(denies(monitoring.tests, 'tag:monitoring')).toContain('tag:gpu:8001');
+    expect(denies(tests, 'tag:monitoring')).toEqual(['tag:gpu:8000', 'tag:gpu:22']);
+    expect(tests.flatMap((t) => t.accept ?? [])).toEqual(monitoring.tests.flatMap((t) => t.accept ?? []));
+    // The GPU tag's denies are untouched: no device carries tag:gpu with another tag.
+    expect(denies(tests, 'tag:gpu')).toEqual(denies(monitoring.tests, 'tag:gpu'));
+    // What is left still holds per tag (our checker), as Headscale will check it per device.
+    expect(checkPolicy({ ...monitoring, tests })).toEqual([]);
+  });
+
+  it('the edge on the first GPU host: tag:gpu cannot be asserted away from the API it serves as tag:edge', () => {
+    const tests = testsForDevices(base, [['tag:gpu', 'tag:edge'], ['tag:gpu']]);
+    expect(denies(base.tests, 'tag:gpu')).toContain('tag:gpu:8001');
+    expect(denies(tests, 'tag:gpu')).not.toContain('tag:gpu:8001');
+    expect(denies(tests, 'tag:gpu')).toContain('tag:gpu:8000');
+  });
+
+  it('one tag per device: the tests are unchanged', () => {
+    expect(testsForDevices(monitoring, [['tag:gpu'], ['tag:edge'], ['tag:monitoring']])).toEqual(monitoring.tests);
   });
 });

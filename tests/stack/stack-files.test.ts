@@ -64,6 +64,7 @@ describe('stack files', () => {
     ['Pulumi.beta.yaml', 'public'],
     ['Pulumi.private.yaml', 'private'],
     ['Pulumi.e2e.yaml', 'private'],
+    ['Pulumi.e2e-headscale.yaml', 'private'],
   ];
   for (const [file, exposure] of expectations) {
     it(`${file}: secure values open with the example passphrase and the config validates`, () => {

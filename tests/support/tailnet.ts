@@ -39,6 +39,8 @@ export interface Tailnet {
   relayArgv(): string[];
   /** Directory with a `headscale` wrapper bound to this run's config (the product's scripts call plain `headscale`). */
   headscaleBinDir: string;
+  /** Headscale's unix socket (its CLI's way in, as on the server's own host). */
+  unixSocket: string;
   /** Runs a product script (components/scripts) as on the Headscale host: the `headscale` wrapper first on PATH. */
   onHeadscaleHost(script: string, args: string[], stdin?: string): Promise<CmdResult>;
   /** Runs the headscale CLI against this run's server (config, unix socket). */
@@ -201,6 +203,7 @@ export async function startTailnet(opts: { policy?: string } = {}): Promise<Tail
       relayArgv: () => ['ip', 'netns', 'exec', hub, 'socat', '-', `TCP:${CONTROL_ADDRESS}:${CONTROL_PORT}`],
       dir,
       headscaleBinDir,
+      unixSocket: join(hsDir, 'headscale.sock'),
       headscale,
       onHeadscaleHost: (script, args, stdin) =>
         run(['bash', join(REPO_ROOT, 'components/scripts', script), ...args], {

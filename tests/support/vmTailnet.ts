@@ -14,7 +14,7 @@
 // pkgs.tailscale.com). What is test-only is a drop-in and its script, named so: the route and NAT rule (before
 // every tailscaled start, so also after a reboot), DERP over plain HTTP (the embedded DERP has no certificate
 // here), no log uploads.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { rootCommand, shq } from '../../components/lib/shell.js';
 import { CONTROL_ADDRESS, CONTROL_PORT, tailnetBinDir, type Tailnet } from './tailnet.js';
@@ -90,3 +90,57 @@ export async function preplaceTailscale(vm: Vm, env: Record<string, string> = {}
   if (r.code !== 0) throw new Error(`preplace tailscale on ${vm.name}: ${r.stderr}`);
 }
 
+
+/** Where the Headscale CLI on a guest finds the server: the socket path Headscale's Debian package uses. */
+const GUEST_HEADSCALE_SOCKET = '/var/run/headscale/headscale.sock';
+
+/**
+ * Makes a guest the tailnet's "Headscale host" for the product's headscale-*.sh scripts: Headscale's CLI installed
+ * as its package installs it (/usr/bin/headscale, /etc/headscale/config.yaml), talking to the real server of this
+ * run through its unix socket. The server itself stays in the hub namespace (where the namespace nodes reach it);
+ * the guest's socket is an SSH remote forward of the server's (test plumbing: one extra SSH connection, ended by
+ * the returned stop()). What the CLI sends and gets is the server's own gRPC, byte for byte.
+ */
+export async function headscaleCliOnVm(vm: Vm, net: Tailnet): Promise<{ stop(): void }> {
+  const stage = '/var/tmp/fudbuddy-headscale-pkg';
+  const mk = await vm.ssh(`rm -rf ${stage} && mkdir -p ${stage}`);
+  if (mk.code !== 0) throw new Error(`headscale CLI: ${mk.stderr}`);
+  await vm.copyTo(join(tailnetBinDir(), 'headscale'), `${stage}/`);
+  const dir = GUEST_HEADSCALE_SOCKET.replace(/\/[^/]+$/, '');
+  const config = [
+    '# Test plumbing (tests/support/vmTailnet.ts): the CLI reaches the test server through this socket, an SSH',
+    '# remote forward of the real one.',
+    `unix_socket: ${GUEST_HEADSCALE_SOCKET}`,
+    'disable_check_updates: true',
+    '',
+  ].join('\n');
+  const script = [
+    'set -eu',
+    `install -m 0755 ${stage}/headscale /usr/bin/headscale`,
+    'install -d -m 0755 /etc/headscale',
+    'cat > /etc/headscale/config.yaml',
+    // The forward is made by the SSH user: it owns the socket's directory (root, through sudo, can use it anyway).
+    `install -d -m 0750 -o ${vm.user} -g ${vm.user} ${dir}`,
+    `rm -rf ${stage}`,
+  ].join('\n');
+  const r = await vm.ssh(rootCommand(vm.user, ['sh', '-c', script]), { stdin: config, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`headscale CLI on ${vm.name}: ${r.stderr}`);
+  const fwd = spawn(
+    'ssh',
+    ['-F', vm.sshConfig, '-N', '-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'ExitOnForwardFailure=yes', '-R', `${GUEST_HEADSCALE_SOCKET}:${net.unixSocket}`, 'vm'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  fwd.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const stop = (): void => void (fwd.exitCode === null && fwd.kill('SIGTERM'));
+  process.once('exit', stop);
+  const t0 = Date.now();
+  for (;;) {
+    if (fwd.exitCode !== null) throw new Error(`headscale CLI forward to ${vm.name} ended: ${err}`);
+    const users = await vm.ssh('sudo -n headscale users list -o json', { timeoutMs: 30_000 });
+    if (users.code === 0) break;
+    if (Date.now() - t0 > 120_000) throw new Error(`headscale CLI on ${vm.name} does not reach the server: ${users.stderr}${err}`);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  return { stop };
+}

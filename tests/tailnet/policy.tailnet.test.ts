@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PORT, MODEL_PORT } from '../../components/lib/aclPolicy.js';
 import { headscalePolicy } from '../../components/lib/headscale.js';
+import { monitoringTailnetAccess } from '../../components/monitoring.js';
 import { EDGE_HTTP_PORT, EDGE_PROXY_PORT, serveCommand } from '../../components/lib/serveConfig.js';
 import { eventually, startTailnet, type Tailnet, type TailnetNode } from '../support/tailnet.js';
 
@@ -149,5 +150,30 @@ describe('the registered policy, enforced by real tailscaled over Headscale', ()
     // Refused, so the enforced policy did not widen: the admin still cannot reach the API.
     await reaches('alice-laptop', 'gpu1', 22);
     expect(await nodes['alice-laptop']!.connect(ip.gpu1!, API_PORT, 4000)).toBeNull();
+  }, 60_000);
+
+  it('monitoring on the edge (tag:edge + tag:monitoring on one device): Headscale checks tests per device, and the stack sends tests that hold', async () => {
+    // As index.ts plans it with monitoring on: the edge's key carries both tags.
+    const hsNodes = JSON.parse((await net.headscale(['nodes', 'list', '-o', 'json'])).stdout) as { id: number | string; given_name: string }[];
+    const edgeId = String(hsNodes.find((n) => n.given_name === 'edge')!.id);
+    const withMonitoring = { ...policyArgs, monitoring: monitoringTailnetAccess({ logs: false }) };
+    // The live policy must own tag:monitoring before a node may carry it (as the stack's bootstrap policy does).
+    const owned = await net.setPolicy(headscalePolicy(withMonitoring, { withTests: false }));
+    expect(owned.code, owned.stderr).toBe(0);
+    const retag = await net.headscale(['nodes', 'tag', '-i', edgeId, '-t', 'tag:edge,tag:monitoring']);
+    expect(retag.code, retag.stderr).toBe(0);
+    // Per tag (as our local checker and the policy's text read), tag:monitoring alone must not reach the API ...
+    const perTag = await net.checkPolicy(headscalePolicy(withMonitoring));
+    expect(perTag.code).not.toBe(0);
+    // ... but the device with it also carries tag:edge, which does: that deny cannot hold on this tailnet.
+    expect(perTag.stderr + perTag.stdout).toContain(`tag:monitoring -> tag:gpu:${API_PORT}: expected DENIED, got ALLOWED`);
+    const nodeTags = [['tag:gpu'], ['tag:gpu'], ['tag:edge', 'tag:monitoring']];
+    const forDevices = headscalePolicy(withMonitoring, { nodeTags });
+    const check = await net.checkPolicy(forDevices);
+    expect(check.stderr + check.stdout).toContain('Policy is valid');
+    // What was left out is only that deny: the monitoring tag's scrape ports and its other denies are still tested.
+    const tests = (JSON.parse(forDevices) as { tests: { src: string; accept?: string[]; deny?: string[] }[] }).tests.find((t) => t.src === 'tag:monitoring');
+    expect(tests?.accept).toEqual(expect.arrayContaining(['tag:gpu:9100']));
+    expect(tests?.deny).toEqual([`tag:gpu:${MODEL_PORT}`, 'tag:gpu:22']);
   }, 60_000);
 });
