@@ -9,7 +9,8 @@ import { sha256 } from './lib/contentHash.js';
 import { hostSteps } from './lib/hostSteps.js';
 import { gpuExportersPayload, monitoringHostPayload } from './lib/monitoringPayloads.js';
 import { exposureMode, retention } from './lib/rules.js';
-import { asRoot, rootCommand } from './lib/shell.js';
+import { exportersTeardownArgs } from './lib/hostFootprint.js';
+import { asRoot, rootCommand, scriptCommand } from './lib/shell.js';
 import {
   loadMonitoringVersions,
   MONITORING_PATHS,
@@ -102,6 +103,14 @@ export class Monitoring extends pulumi.ComponentResource {
         stdin: payload,
         triggers: [payload.apply(sha256)],
         dependsOn: h.dependsOn,
+      });
+      // Destroy (or monitoring turned off) removes what the exporters installed, with constant inputs so that no
+      // update runs it; GpuHost installed teardown.sh, and its own teardown keeps the host's firewall for later.
+      hostSteps(name, h.connection, this).step(`exporters-teardown-${h.name}`, {
+        create: 'true',
+        delete: scriptCommand(h.connection.user, 'teardown.sh', exportersTeardownArgs()),
+        triggers: [],
+        dependsOn: [exporters[h.name]!],
       });
     }
     this.exporters = exporters;

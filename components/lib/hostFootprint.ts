@@ -18,6 +18,15 @@ export const TEARDOWN = {
   firewall: 'our rules except SSH',
 } as const;
 
+/**
+ * What the monitoring component's exporters put on a GPU host (components/scripts/monitoring/gpu-exporters.sh) and
+ * its own teardown step removes on destroy, or when monitoring is turned off: the host's API keeps its firewall.
+ */
+export const EXPORTERS_TEARDOWN = {
+  units: ['fudbuddy-vllm-metrics.service', 'fudbuddy-gpu-metrics.timer', 'fudbuddy-gpu-metrics.service', 'fudbuddy-fs-roles.service'],
+  paths: ['/etc/fudbuddy-monitoring', '/usr/local/lib/fudbuddy-monitoring'],
+} as const;
+
 /** Kept by destroy, each with why (docs/host.md says how to remove them by hand). */
 export const KEPT: readonly { what: string; why: string }[] = [
   { what: 'ufw enabled, default deny, our SSH rule(s)', why: 'removing the SSH rule under default-deny locks the operator out; disabling ufw would open every other port of the box' },
@@ -27,6 +36,7 @@ export const KEPT: readonly { what: string; why: string }[] = [
   { what: 'packages (Node, ufw, curl, gnupg, unattended-upgrades, the NVIDIA driver and its apt holds, Tailscale)', why: 'shared with the rest of the box; purging a driver or Node may break other software' },
   { what: '/etc/modprobe.d/blacklist-nouveau.conf', why: 'removing it would load nouveau next boot under the kept NVIDIA driver' },
   { what: 'the tailnet membership (tailscaled logged in)', why: 'the node is removed from the tailnet by the Tailnet resources, not by the host' },
+  { what: "Debian's prometheus-node-exporter with our settings (/etc/default/prometheus-node-exporter, its fudbuddy.conf drop-in)", why: 'a distribution package like the others above: `apt purge prometheus-node-exporter` removes it and its settings' },
   { what: '/etc/systemd/journald.conf.d/fudbuddy.conf, /etc/apt/apt.conf.d/20auto-upgrades', why: 'persistent logs for a post-mortem; security updates stay on' },
 ];
 
@@ -38,6 +48,11 @@ export function teardownArgs(): string[] {
     ...TEARDOWN.users.flatMap((u) => ['--user', u]),
     ...TEARDOWN.globs.flatMap((g) => ['--glob', g]),
   ];
+}
+
+/** teardown.sh's arguments for the monitoring exporters' teardown step (the API's ufw rules are not theirs). */
+export function exportersTeardownArgs(): string[] {
+  return [...EXPORTERS_TEARDOWN.units.flatMap((u) => ['--unit', u]), ...EXPORTERS_TEARDOWN.paths.flatMap((p) => ['--path', p]), '--keep-firewall'];
 }
 
 /** The docs/host.md table (between its `footprint` markers). */

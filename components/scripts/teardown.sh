@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# teardown.sh --unit UNIT... --path PATH... [--user USER]... [--glob GLOB]...
+# teardown.sh --unit UNIT... --path PATH... [--user USER]... [--glob GLOB]... [--keep-firewall]
 # The delete step of a GPU host's `teardown` resource: runs on `pulumi destroy` or when the host leaves the stack
 # (never on an update: that resource's inputs do not change). What it removes and what it keeps (and why) is one
 # list, components/lib/hostFootprint.ts, which passes the arguments; docs/host.md shows it. Also deletes the ufw
 # rules firewall.sh added (/etc/fudbuddy/ufw.rules) except those for sshd's own port(s): under default-deny, removing
-# the SSH rule would lock the operator out.
+# the SSH rule would lock the operator out. --keep-firewall: a part's own teardown (the monitoring exporters') leaves
+# the host's rules to the host's teardown.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_root
-units=() paths=() users=() globs=()
+units=() paths=() users=() globs=() firewall=1
 while [ $# -gt 0 ]; do
   case $1 in
     --unit) units+=("${2:?}"); shift 2 ;;
     --path) paths+=("${2:?}"); shift 2 ;;
     --user) users+=("${2:?}"); shift 2 ;;
     --glob) globs+=("${2:?}"); shift 2 ;;
+    --keep-firewall) firewall=0; shift ;;
     *) die "teardown.sh: unknown argument $1" ;;
   esac
 done
@@ -24,7 +26,7 @@ if [ "${#units[@]}" -eq 0 ] || [ "${#paths[@]}" -eq 0 ]; then
 fi
 
 for unit in "${units[@]}"; do
-  [[ $unit =~ ^[a-zA-Z0-9@._-]+\.service$ ]] || die "'$unit' is not a service name"
+  [[ $unit =~ ^[a-zA-Z0-9@._-]+\.(service|timer)$ ]] || die "'$unit' is not a service or timer name"
   path=/etc/systemd/system/$unit
   [ -f "$path" ] || { ok "$unit not installed"; continue; }
   systemctl disable --now "$unit" >&2 || log "warning: $unit did not stop cleanly (journalctl -u $unit)"
@@ -36,7 +38,7 @@ systemctl reset-failed "${units[@]}" >&2 2>/dev/null || true
 
 # Before /etc/fudbuddy goes: it holds the record of our ufw rules.
 rules=/etc/fudbuddy/ufw.rules
-if [ -f "$rules" ] && command -v ufw >/dev/null; then
+if [ "$firewall" = 1 ] && [ -f "$rules" ] && command -v ufw >/dev/null; then
   sshd_ports=$(sshd -T 2>/dev/null | awk '$1 == "port" { print $2 }' | sort -un || true)
   while IFS= read -r rule; do
     [ -n "$rule" ] || continue
@@ -53,7 +55,8 @@ if [ -f "$rules" ] && command -v ufw >/dev/null; then
 fi
 
 for path in "${paths[@]}"; do
-  [[ $path == /etc/fudbuddy* || $path == /opt/fudbuddy/* ]] || die "refusing to remove '$path' (not under /etc/fudbuddy* or /opt/fudbuddy/)"
+  [[ $path == /etc/fudbuddy* || $path == /opt/fudbuddy/* || $path == /usr/local/lib/fudbuddy-* ]] \
+    || die "refusing to remove '$path' (not under /etc/fudbuddy*, /opt/fudbuddy/ or /usr/local/lib/fudbuddy-*)"
   if [ -e "$path" ]; then
     rm -rf -- "$path"
     changed "removed $path"

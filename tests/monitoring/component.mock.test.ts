@@ -3,6 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { exportersTeardownArgs } from '../../components/lib/hostFootprint.js';
 import { installMocks, isSecretEnvelope, plainText, value } from '../support/pulumiMocks.js';
 
 const mocks = await installMocks({ state: () => ({ stdout: 'FUDBUDDY_RESULT=changed\n', stderr: '' }) }, 'fudbuddy', 'monitoring-mocktest');
@@ -77,6 +78,8 @@ describe('Monitoring component (Pulumi mocks)', () => {
       [
         'mon-priv-exporters-gpu-1',
         'mon-priv-exporters-gpu-2',
+        'mon-priv-exporters-teardown-gpu-1',
+        'mon-priv-exporters-teardown-gpu-2',
         'mon-priv-secret-alertmanager-config',
         'mon-priv-secret-api-metrics-token',
         'mon-priv-secret-grafana-admin-password',
@@ -90,6 +93,13 @@ describe('Monitoring component (Pulumi mocks)', () => {
     // The SSH user of the monitoring host is not root: every step goes through sudo -n.
     expect(plain(byName.get('mon-priv-server')!.inputs.create)).toBe('sudo -n bash -s');
     expect(plain(byName.get('mon-priv-exporters-gpu-1')!.inputs.create)).toBe('bash -s');
+    // Destroy removes the exporters' units and files (hostFootprint's list), never the host's firewall; no update runs it.
+    const teardown = byName.get('mon-priv-exporters-teardown-gpu-1')!.inputs;
+    expect(plain(teardown.create)).toBe('true');
+    expect(plain(teardown.delete)).toBe(`bash /opt/fudbuddy/bin/teardown.sh ${exportersTeardownArgs().join(' ')}`);
+    expect(plain(teardown.delete)).toContain('--unit fudbuddy-vllm-metrics.service');
+    expect(plain(teardown.delete)).toContain('--keep-firewall');
+    expect(teardown.triggers).toEqual([]);
   });
 
   it('public mode adds the Worker scrape, its token write and the Worker/Funnel probes', async () => {
@@ -182,7 +192,7 @@ describe('Monitoring component (Pulumi mocks)', () => {
   it('grafana: false: no Grafana file or step, no admin password needed, no Grafana access', async () => {
     const { mine, byName, m } = await build('mon-nogf', args('private', { grafana: false, grafanaAdminPassword: undefined }));
     expect(mine.map((r) => r.name).sort()).toEqual(
-      ['mon-nogf-exporters-gpu-1', 'mon-nogf-exporters-gpu-2', 'mon-nogf-secret-alertmanager-config', 'mon-nogf-secret-api-metrics-token', 'mon-nogf-server'].sort(),
+      ['mon-nogf-exporters-gpu-1', 'mon-nogf-exporters-gpu-2', 'mon-nogf-exporters-teardown-gpu-1', 'mon-nogf-exporters-teardown-gpu-2', 'mon-nogf-secret-alertmanager-config', 'mon-nogf-secret-api-metrics-token', 'mon-nogf-server'].sort(),
     );
     const stdin = plain(byName.get('mon-nogf-server')!.inputs.stdin) as string;
     expect(stdin).toContain("export GRAFANA='0'");

@@ -1,7 +1,7 @@
 // What the real-engine VM suites (tests/engine/*.vm.test.ts) ask of a stack and its VMs: timed `pulumi` runs,
 // what the last update changed, which remote commands ran (every remote step runs through `sudo -n`, so sudo's own
 // log on the guest counts them), and what a destroy left of components/lib/hostFootprint.ts's list.
-import { TEARDOWN } from '../../../components/lib/hostFootprint.js';
+import { EXPORTERS_TEARDOWN, TEARDOWN } from '../../../components/lib/hostFootprint.js';
 import type { Vm } from '../../support/vm.js';
 import { expectOk, parseJson, type RunResult, type Workspace } from './engine.js';
 
@@ -63,13 +63,13 @@ export async function remoteTimeline(vm: Vm, since: string): Promise<string> {
   return rows.map(([t, c]) => `  ${(Number(t) - t0).toFixed(0).padStart(5)}  ${c}`).join('\n');
 }
 
-/** What of hostFootprint's TEARDOWN list (units, paths, users) is still on the VM: empty after a clean destroy. */
+/** What of hostFootprint's removed lists (the host's and the monitoring exporters') is still on the VM: empty after a clean destroy. */
 export async function footprintLeft(vm: Vm): Promise<string> {
   const r = await vm.ssh(
     [
       'ls /etc/systemd/system | grep -E "^(fudbuddy|vllm)" | grep -v "^fudbuddy-seed" || true',
       'systemctl list-units --all --no-legend "fudbuddy*" "vllm*" | grep -v -e not-found -e fudbuddy-seed || true',
-      `for p in ${[...TEARDOWN.paths, ...TEARDOWN.globs].join(' ')}; do [ -e "$p" ] && echo "$p"; done`,
+      `for p in ${[...TEARDOWN.paths, ...TEARDOWN.globs, ...EXPORTERS_TEARDOWN.paths].join(' ')}; do [ -e "$p" ] && echo "$p"; done`,
       `for u in ${TEARDOWN.users.join(' ')}; do getent passwd "$u"; getent group "$u"; done`,
       'true',
     ].join('; '),
