@@ -6,7 +6,7 @@
 // Every key carries a description: docs/config-reference.md is generated from this schema (and a test checks it).
 import { z } from 'zod';
 import { ADMIN_GROUP, SERVE_CLIENT_RE } from '../components/lib/aclPolicy.js';
-import { HEADSCALE_CLI_DEFAULT } from '../components/lib/headscale.js';
+import { HEADSCALE_CLI_DEFAULT, httpLoginServerProblem } from '../components/lib/headscale.js';
 import { edgeRoutingSchema } from './edgeRoutingConfig.js';
 import { DEFAULT_FALLBACK_MODEL, DEFAULT_OPENAI_BASE_URL, WORKER_SETTINGS, type WorkerSettingName } from '../services/edge-worker/src/defaults.js';
 import { HOST_NODE } from '../components/lib/hostNode.js';
@@ -155,7 +155,14 @@ export const monitoringSchema = z
 
 export const headscaleSchema = z
   .object({
-    loginServer: z.url({ protocol: /^https?$/ }).regex(/^https?:\/\/[A-Za-z0-9.:/_-]+$/, 'an http(s) URL of letters, digits and . : / _ -').describe("Headscale's server_url, what hosts pass as `tailscale up --login-server` (e.g. https://headscale.example.com)"),
+    loginServer: z
+      .url({ protocol: /^https?$/ })
+      .regex(/^https?:\/\/[A-Za-z0-9.:/_-]+$/, 'an http(s) URL of letters, digits and . : / _ -')
+      .superRefine((v, ctx) => {
+        const why = httpLoginServerProblem(v);
+        if (why) ctx.addIssue({ code: 'custom', message: why });
+      })
+      .describe("Headscale's server_url, what hosts pass as `tailscale up --login-server` (e.g. https://headscale.example.com)"),
     ...sshTarget,
     hostKey: z.string().regex(/^(ssh-|ecdsa-)/, 'an OpenSSH public host key line').optional().describe('Pinned SSH host key of the Headscale host (recommended)'),
     cli: z.string().regex(/^[A-Za-z0-9_./-]+$/, 'a plain command path').default(HEADSCALE_CLI_DEFAULT).describe('The Headscale CLI on that host (run as the SSH user, through sudo unless root)'),

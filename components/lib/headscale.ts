@@ -67,3 +67,29 @@ export function headscaleKeyScriptArgs(tags: string[], expirySeconds: number, cl
   if (!/^[A-Za-z0-9_./-]+$/.test(cli)) throw new Error(`tailnet.headscale.cli: '${cli}' is not a plain command path`);
   return ['--tags', [...new Set(tags)].sort().join(','), '--expiration', headscaleExpiry(expirySeconds), '--cli', cli];
 }
+
+/**
+ * Why an http:// login server cannot work, or undefined. Tailscale's client (control/ts2021 NewClient, v1.102.5)
+ * skips HTTPS for an http:// URL only when its host is a private or loopback IP or `localhost`; for any other host
+ * it still dials HTTPS on 443 when it re-authenticates, which plain-HTTP Headscale does not answer.
+ */
+export function httpLoginServerProblem(loginServer: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(loginServer);
+  } catch {
+    return undefined; // not a URL: the schema's own URL check says so
+  }
+  if (u.protocol !== 'http:') return undefined;
+  const host = u.hostname;
+  if (host === 'localhost' || isPrivateOrLoopbackV4(host)) return undefined;
+  return `http:// works only with a private or loopback IP (Tailscale's client re-authenticates to ${host} over HTTPS on 443 anyway): use https:// with a certificate, or the server's private address`;
+}
+
+/** IPv4 only: the login server's charset rule (stacks/config.ts) has no brackets for an IPv6 literal. */
+function isPrivateOrLoopbackV4(host: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (!v4) return false;
+  const [a, b] = [Number(v4[1]), Number(v4[2])];
+  return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}

@@ -48,4 +48,17 @@ describe('stack config: controlServer', () => {
       expect(keys, bad).toContain('fudbuddy:headscale.loginServer');
     }
   });
+
+  it("refuses an http:// login server that Tailscale's client would still reach over HTTPS (a name or a public IP)", () => {
+    const message = (loginServer: string): string | undefined => {
+      const r = parseStackConfig({ ...headscaleValues(), headscale: { ...HEADSCALE, loginServer } });
+      return r.ok ? undefined : r.issues.find((i) => i.key === 'fudbuddy:headscale.loginServer')?.message;
+    };
+    for (const bad of ['http://headscale.example.com', 'http://hs.internal:8080', 'http://203.0.113.5:8080']) {
+      expect(message(bad), bad).toMatch(/http:\/\/ works only with a private or loopback IP .*use https:\/\//);
+    }
+    for (const ok of ['https://headscale.example.com', 'http://10.77.0.1:8080', 'http://192.168.1.2', 'http://172.20.0.1:8080', 'http://127.0.0.1:8080', 'http://localhost:8080']) {
+      expect(message(ok), ok).toBeUndefined();
+    }
+  });
 });
