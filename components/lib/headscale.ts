@@ -12,6 +12,7 @@
 //   such denies are left out for the devices the stack joins (`nodeTags`);
 // - there are no HTTPS certificates (`tailscale serve --https` fails), so the edge serves plain HTTP on the
 //   tailnet (WireGuard encrypts it end to end): EDGE_HTTP_PORT.
+import { BlockList, isIPv4 } from 'node:net';
 import { buildTailnetPolicy, renderTailnetPolicy, type PolicyTest, type TailnetPolicy, type TailnetPolicyArgs } from './aclPolicy.js';
 import { isAllowed } from './policyCheck.js';
 
@@ -68,6 +69,10 @@ export function headscaleKeyScriptArgs(tags: string[], expirySeconds: number, cl
   return ['--tags', [...new Set(tags)].sort().join(','), '--expiration', headscaleExpiry(expirySeconds), '--cli', cli];
 }
 
+/** Go's netip IsPrivate + IsLoopback for IPv4 (the login server's charset rule, stacks/config.ts, admits no IPv6 literal). */
+const PRIVATE_OR_LOOPBACK = new BlockList();
+for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8]] as const) PRIVATE_OR_LOOPBACK.addSubnet(net, bits, 'ipv4');
+
 /**
  * Why an http:// login server cannot work, or undefined. Tailscale's client (control/ts2021 NewClient, v1.102.5)
  * skips HTTPS for an http:// URL only when its host is a private or loopback IP or `localhost`; for any other host
@@ -82,14 +87,6 @@ export function httpLoginServerProblem(loginServer: string): string | undefined 
   }
   if (u.protocol !== 'http:') return undefined;
   const host = u.hostname;
-  if (host === 'localhost' || isPrivateOrLoopbackV4(host)) return undefined;
+  if (host === 'localhost' || (isIPv4(host) && PRIVATE_OR_LOOPBACK.check(host, 'ipv4'))) return undefined;
   return `http:// works only with a private or loopback IP (Tailscale's client re-authenticates to ${host} over HTTPS on 443 anyway): use https:// with a certificate, or the server's private address`;
-}
-
-/** IPv4 only: the login server's charset rule (stacks/config.ts) has no brackets for an IPv6 literal. */
-function isPrivateOrLoopbackV4(host: string): boolean {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!v4) return false;
-  const [a, b] = [Number(v4[1]), Number(v4[2])];
-  return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
 }

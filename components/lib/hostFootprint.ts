@@ -2,6 +2,7 @@
 // the teardown step passes to teardown.sh, docs/host.md shows (a unit test keeps the doc's table equal to it) and
 // the VM engine test checks after destroy.
 import { HOST_PATHS } from './hostPaths.js';
+import { GPU_EXPORTER_UNITS } from './monitoringFiles.js';
 import { API_SERVICE_USER, API_UNIT, STUB_UNIT, VLLM_UNIT } from './units.js';
 
 /** Removed by destroy. */
@@ -23,7 +24,8 @@ export const TEARDOWN = {
  * its own teardown step removes on destroy, or when monitoring is turned off: the host's API keeps its firewall.
  */
 export const EXPORTERS_TEARDOWN = {
-  units: ['fudbuddy-vllm-metrics.service', 'fudbuddy-gpu-metrics.timer', 'fudbuddy-gpu-metrics.service', 'fudbuddy-fs-roles.service'],
+  units: GPU_EXPORTER_UNITS,
+  /** CONF_DIR and LIB_DIR of components/scripts/monitoring/lib.sh (a test keeps them equal). */
   paths: ['/etc/fudbuddy-monitoring', '/usr/local/lib/fudbuddy-monitoring'],
 } as const;
 

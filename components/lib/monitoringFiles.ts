@@ -128,12 +128,15 @@ const script = (rel: string): string => {
 /** The host layer's lib.sh, which the monitoring scripts' lib.sh sources (one copy of the shared shell helpers). */
 const hostLib = (): string => readFileSync(new URL('../scripts/lib.sh', import.meta.url), 'utf8');
 
+/** Our units the exporters' payload installs on a GPU host; the timer before its service (teardown stops them in this order). */
+export const GPU_EXPORTER_UNITS = ['fudbuddy-vllm-metrics.service', 'fudbuddy-gpu-metrics.timer', 'fudbuddy-gpu-metrics.service', 'fudbuddy-fs-roles.service'] as const;
+
 /** Files shipped to every GPU host. */
 export function gpuPayloadFiles(): Record<string, string> {
   const files: Record<string, string> = { 'config.alloy': readMonitoringFile('alloy/config.alloy') };
   for (const f of ['lib.sh', 'gpu-exporters.sh', 'nvidia-smi-textfile.sh', 'filesystem-roles.sh', 'vllm-metrics-proxy.mjs']) files[f] = script(f);
   files['host-lib.sh'] = hostLib();
-  for (const u of ['node-exporter-override.conf', 'fudbuddy-gpu-metrics.service', 'fudbuddy-gpu-metrics.timer', 'fudbuddy-fs-roles.service', 'fudbuddy-vllm-metrics.service']) {
+  for (const u of ['node-exporter-override.conf', ...GPU_EXPORTER_UNITS]) {
     files[`units/${u}`] = script(`units/${u}`);
   }
   return files;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { footprintTable, KEPT, TEARDOWN, teardownArgs } from '../../components/lib/hostFootprint.js';
+import { EXPORTERS_TEARDOWN, exportersTeardownArgs, footprintTable, KEPT, TEARDOWN, teardownArgs } from '../../components/lib/hostFootprint.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 
@@ -31,5 +31,15 @@ describe('host footprint: one list for teardown, docs and the VM check', () => {
     for (const p of TEARDOWN.paths) expect(p.startsWith('/etc/fudbuddy') || p.startsWith('/opt/fudbuddy/'), p).toBe(true);
     for (const u of TEARDOWN.users) expect(u.startsWith('fudbuddy-'), u).toBe(true);
     expect(script).toContain('refusing to remove');
+  });
+
+  it("the exporters' teardown removes the monitoring lib.sh's own directories and every unit the payload ships, never the firewall", () => {
+    const lib = readFileSync(path.join(repo, 'components/scripts/monitoring/lib.sh'), 'utf8');
+    const dirs = ['CONF_DIR', 'LIB_DIR'].map((v) => new RegExp(`^${v}=(\\S+)$`, 'm').exec(lib)?.[1]);
+    expect([...EXPORTERS_TEARDOWN.paths].sort()).toEqual(dirs.sort());
+    const args = exportersTeardownArgs();
+    for (const u of EXPORTERS_TEARDOWN.units) expect(readFileSync(path.join(repo, 'components/scripts/monitoring/units', u), 'utf8').length, u).toBeGreaterThan(0);
+    expect(args.filter((a, i) => args[i - 1] === '--unit')).toEqual([...EXPORTERS_TEARDOWN.units]);
+    expect(args).toContain('--keep-firewall');
   });
 });
