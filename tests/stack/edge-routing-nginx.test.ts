@@ -73,7 +73,9 @@ const site = (drain: string[] = [], policy: 'session' | 'roundRobin' = 'session'
 
 async function send(session: string | undefined, opts: { path?: string; method?: string; header?: string } = {}) {
   const id = `req-${++nextId}`;
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': id };
+  // One connection per request: the tests reload nginx, whose old workers close their idle keep-alive connections,
+  // and a POST that fetch sent on one of those just as it closed fails with "other side closed" (not retried).
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': id, connection: 'close' };
   if (session !== undefined) headers[opts.header ?? 'x-client-id'] = session;
   const method = opts.method ?? 'POST';
   const res = await fetch(`${nginx.url}${opts.path ?? '/v1/chat/completions'}`, { method, headers, body: method === 'POST' ? '{"messages":[]}' : undefined });
