@@ -66,6 +66,7 @@ const gpuHosts = s.gpuHosts.map((h) => {
       connection: ssh(h),
       hostname,
       gpu: h.gpu,
+      rebootIfRequired: h.rebootIfRequired,
       nvidia: h.gpu === 'nvidia' ? { driverBranch: s.nvidiaDriverBranch, install: s.nvidiaDriverInstall } : undefined,
       tailscale: s.tailscaleEnabled
         ? { enabled: true, authKey: authKeys.get(hostname)!, tags: node.tags, extraUpFlags: headscale ? [`--login-server=${headscale.loginServer}`] : undefined }

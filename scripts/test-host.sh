@@ -3,7 +3,7 @@
 # against. Needs root (netns, mounts). Used by tests/support/testHost.ts; usable by hand:
 #
 #   scripts/test-host.sh root                       build (once) and print the cached Debian root
-#   scripts/test-host.sh start NAME [--standins a,b] start host NAME; prints one JSON line (address, key, ...)
+#   scripts/test-host.sh start NAME                 start host NAME; prints one JSON line (address, key, ...)
 #   scripts/test-host.sh stop NAME                  stop it and delete everything it created
 #   scripts/test-host.sh list                       running test hosts
 #
@@ -11,10 +11,8 @@
 # Debian mirror) is mounted per host as an overlay (the cache is never written), and its sshd runs chrooted in
 # its own network namespace (veth pair: host side 10.213.N.1, test host 10.213.N.2/30), mount namespace and
 # PID namespace. systemd-nspawn --boot does not work in this container (cgroup v1), so there is no systemd
-# PID 1: `systemctl` inside is the stand-in tests/host/standins/systemctl when requested with --standins.
-# The one stand-in offered (tests/host/standins/systemctl) is for what cannot exist here: systemd as PID 1 (the
-# qemu VMs of scripts/vm.sh have the real one; suites that can use a VM do). The SSH key is generated per host;
-# node is the hosts' Node (scripts/host-node.sh).
+# PID 1 and no stand-in for one: suites that run units use the qemu VMs of scripts/vm.sh (real systemd). The SSH
+# key is generated per host; node is the hosts' Node (scripts/host-node.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,13 +47,7 @@ valid_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,11}$ ]] || die "name '$1' must be 1
 start() {
   local name=$1; shift
   valid_name "$name"
-  local standins=''
-  while [ $# -gt 0 ]; do
-    case $1 in
-      --standins) standins=$2; shift 2 ;;
-      *) die "start: unknown argument $1" ;;
-    esac
-  done
+  [ $# -eq 0 ] || die "start: unknown argument $1"
   local lower dir
   lower=$(build_root)
   dir=$runbase/$name
@@ -103,14 +95,6 @@ CONF
   local node
   node=$(bash "$repo/scripts/host-node.sh") || die "could not get the hosts' Node binary (scripts/host-node.sh)"
   install -m 0755 "$node" "$root/usr/bin/node"
-
-  local s
-  IFS=',' read -r -a list <<< "$standins"
-  for s in "${list[@]}"; do
-    [ -n "$s" ] || continue
-    [ -f "$repo/tests/host/standins/$s" ] || die "no stand-in '$s' in tests/host/standins"
-    install -m 0755 "$repo/tests/host/standins/$s" "$root/usr/local/sbin/$s"
-  done
 
   # sshd as PID 1 of its own PID namespace, in a private mount namespace with its own /proc, /sys, /run.
   # shellcheck disable=SC2016 # expanded by the inner bash
@@ -173,8 +157,8 @@ stop() {
 
 case ${1:-} in
   root) build_root ;;
-  start) shift; [ $# -ge 1 ] || die "usage: start NAME [--standins a,b]"; start "$@" ;;
+  start) shift; [ $# -ge 1 ] || die "usage: start NAME"; start "$@" ;;
   stop) shift; [ $# -eq 1 ] || die "usage: stop NAME"; stop "$1" ;;
   list) for d in "$runbase"/*/; do [ -d "$d" ] && basename "$d"; done; true ;;
-  *) die "usage: test-host.sh root | start NAME [--standins systemctl] | stop NAME | list" ;;
+  *) die "usage: test-host.sh root | start NAME | stop NAME | list" ;;
 esac

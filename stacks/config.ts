@@ -59,6 +59,9 @@ export const gpuHostSchema = z
     tensorParallelSize: z.coerce.number().int().min(1).max(16).optional().describe('vLLM --tensor-parallel-size (default: all GPUs of the host)'),
     hostKey: z.string().regex(/^(ssh-|ecdsa-)/, 'an OpenSSH public host key line').optional().describe('Pinned SSH host key (recommended)'),
     bindAddress: bindAddress.optional().describe('API bind address when tailscaleEnabled is false (e2e stack only)'),
+    rebootIfRequired: bool(false).describe(
+      "Reboot after the base packages when the OS asks for it (/var/run/reboot-required: a new kernel from unattended-upgrades), on the host's first up only; false: up reboots only for a new NVIDIA driver",
+    ),
   })
   .strict();
 

@@ -104,16 +104,17 @@ export const STACK_FILES: StackFileDef[] = [
   {
     file: 'Pulumi.e2e.yaml',
     header:
-      ' Local/e2e stack (the real-engine test, tests/engine): GPU, Tailscale, Cloudflare and monitoring OFF. One CPU\n' +
-      ' test host over SSH runs the model stub and the inference API. The test sets the per-run values itself\n' +
-      " (gpuHosts[0].address/port/bindAddress, sshPrivateKey) with `pulumi config set` on a copy of this file.\n" +
+      ' Local/e2e stack (the real-engine test tests/engine/vm-host.vm.test.ts): GPU, Tailscale, Cloudflare and\n' +
+      ' monitoring OFF. One CPU host (a qemu VM with real systemd, deployed as ubuntu) runs the model stub and the\n' +
+      ' inference API. The test sets the per-run values itself (gpuHosts[0].address/port/bindAddress/hostKey,\n' +
+      " sshPrivateKey) with `pulumi config set` on a copy of this file.\n" +
       ' Secrets are EXAMPLES encrypted with the example passphrase.',
     config: {
       'fudbuddy:exposure': 'private',
       'fudbuddy:environment': 'e2e',
       'fudbuddy:tailscaleEnabled': false,
       'fudbuddy:gpuHosts': [
-        { name: 'testhost', address: '127.0.0.1', port: 2222, user: 'root', gpu: 'none', bindAddress: '127.0.0.1' },
+        { name: 'testhost', address: '127.0.0.1', port: 2222, user: 'ubuntu', gpu: 'none', bindAddress: '127.0.0.1' },
       ],
       'fudbuddy:sshAllowFrom': ['127.0.0.0/8', '10.0.0.0/8'],
       'fudbuddy:apiAllowFrom': ['127.0.0.0/8', '10.0.0.0/8'],

@@ -7,11 +7,15 @@ import { SCRIPTS_DIR } from '../lib/scriptsDir.js';
 import { asRoot, scriptCommand } from '../lib/shell.js';
 import { scriptHash } from '../lib/stageKeys.js';
 import { HOST_NODE } from '../lib/hostNode.js';
+import { osRebootPhase } from './reboot.js';
 
 export interface BasePhase {
   /** The scripts step: teardown depends on it (its delete needs the scripts). */
   installScripts: remote.Command;
-  /** Packages, users, directories: every later step depends on it. */
+  /**
+   * Packages, users, directories, and (rebootIfRequired) the host back from the reboot they asked for: every
+   * later step depends on it.
+   */
   base: remote.Command;
   firewall: remote.Command;
   /** Node for the API (and the stub). */
@@ -25,11 +29,12 @@ export function basePhase(h: HostSteps, args: GpuHostArgs): BasePhase {
     triggers: [scripts.key],
     dependsOn: [scripts.copy],
   });
-  const base = h.step('base', {
+  const packages = h.step('base', {
     create: scriptCommand(h.user, 'base-setup.sh', args.extraPackages ?? []),
     triggers: [scriptHash('base-setup.sh')],
     dependsOn: [installScripts],
   });
+  const base = args.rebootIfRequired ? osRebootPhase(h, packages) : packages;
   // No SSH port: firewall.sh opens sshd's own port(s); the port Pulumi dials belongs to the connection (a port
   // forward may map another one), and a step's command must not change when only the connection does.
   const firewallArgs = [

@@ -1,10 +1,10 @@
 // GpuHost phase 2, GPU driver: install (reboot only when it changed), wait for the host, verify; the GPU count.
 import * as pulumi from '@pulumi/pulumi';
-import { local } from '@pulumi/command';
 import type { HostSteps } from '../lib/hostSteps.js';
 import type { NvidiaArgs } from '../lib/hostTypes.js';
 import { scriptCommand } from '../lib/shell.js';
 import { scriptHash } from '../lib/stageKeys.js';
+import { afterRebootConnection, DEFAULT_REBOOT_MINUTES, rebootPause } from './reboot.js';
 
 export interface DriverPhase {
   /** What the model server waits for: the verified driver (or the base step on a CPU host). */
@@ -33,14 +33,8 @@ export function driverPhase(h: HostSteps, nv: NvidiaArgs | undefined, base: pulu
     dependsOn: [driver],
     output: true,
   });
-  const rebooting = reboot.stdout.apply((o) => o.includes('REBOOTING=1'));
-  // Let the scheduled reboot take the host down before dialing again.
-  const pause = new local.Command(
-    `${h.prefix}-reboot-pause`,
-    { create: rebooting.apply((r) => (r ? 'sleep 45' : 'true')), triggers: [reboot.stdout] },
-    { parent: h.parent, dependsOn: [reboot] },
-  );
-  const minutes = nv.rebootTimeoutMinutes ?? 15;
+  const pause = rebootPause(h, 'reboot', reboot);
+  const minutes = nv.rebootTimeoutMinutes ?? DEFAULT_REBOOT_MINUTES;
   const verify = h.step('verify-gpu', {
     create: reboot.stdout.apply((o) => {
       const boot = /BOOT_ID=([0-9a-f-]+)/.exec(o)?.[1];
@@ -51,7 +45,7 @@ export function driverPhase(h: HostSteps, nv: NvidiaArgs | undefined, base: pulu
     dependsOn: [pause],
     output: true,
     // A generous dial budget: the host is rebooting (with a new kernel module) while this dials.
-    connection: { ...h.connection, dialErrorLimit: Math.ceil((minutes * 60) / 10), perDialTimeout: 10 },
+    connection: afterRebootConnection(h, minutes),
     customTimeouts: { create: `${minutes + 5}m`, update: `${minutes + 5}m` },
   });
   // NVSwitch boxes: Fabric Manager at the running driver's exact version (decided on the host from nvidia-smi -q).

@@ -153,4 +153,9 @@ export interface GpuHostArgs {
   nodeMajor?: number;
   /** Extra apt packages for the base step. */
   extraPackages?: string[];
+  /**
+   * Reboot after the base packages when the OS asks for it (/var/run/reboot-required), on the host's first `up`
+   * (or the one that turns this on) only. Default false: `up` then reboots a host only for a new NVIDIA driver.
+   */
+  rebootIfRequired?: boolean;
 }

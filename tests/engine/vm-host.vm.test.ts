@@ -1,10 +1,13 @@
 // Real engine, stack e2e, on a qemu VM with real systemd (scripts/vm.sh), deployed as `ubuntu` through sudo like a
-// stock cloud box: `pulumi up` from a bare VM, the API answering a streamed chat (official openai SDK) through
-// the VM's port forward, a second up that changes nothing and runs nothing on the host, and destroy.
+// stock cloud box: `pulumi up` from a bare VM whose OS asks for a reboot (a real one, in the middle of the up),
+// the API answering a streamed chat (official openai SDK) through the VM's port forward, a second up that changes
+// nothing and runs nothing on the host, rotations (under load; with failing steps), a broken unit, a connection
+// change, no secret in state or output, and destroy.
 // Stand-ins: the command provider (this repo's, real SSH underneath; see docs/engine-tests.md) and the model stub
 // in place of vLLM (no GPU). No tailnet here (the e2e stack has tailscaleEnabled: false): the API binds the VM's own
 // address; a VM on the real tailnet is tests/tailnet/vm-tailnet.vm.test.ts (its scripts, not yet through the engine).
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +17,7 @@ import { KEPT } from '../../components/lib/hostFootprint.js';
 import { EXAMPLE_PASSPHRASE } from '../../stacks/exampleStacks.js';
 import { ensureVmImage, startVm, type Vm } from '../support/vm.js';
 import { createWorkspace, expectOk, parseJson, REPO_ROOT, type Workspace } from './support/engine.js';
+import { secretAudit, type SecretAudit } from './support/secretAudit.js';
 import { footprintLeft, remoteTimeline, stackRunner, sudoRunsSince, vmNow, type StackRunner } from './support/vmEngine.js';
 
 const GUEST_IP = '10.0.2.15';
@@ -24,6 +28,7 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
   let vm: Vm;
   let serviceToken = '';
   let stack: StackRunner;
+  let audit: SecretAudit;
   const pulumi: StackRunner['pulumi'] = (...a) => stack.pulumi(...a);
   const timed: StackRunner['timed'] = (...a) => stack.timed(...a);
   const changesOfLastUpdate = (): Promise<Record<string, number>> => stack.changesOfLastUpdate();
@@ -31,6 +36,7 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
   beforeAll(async () => {
     ws = createWorkspace(EXAMPLE_PASSPHRASE, { from: REPO_ROOT, copy: ['Pulumi.yaml', `Pulumi.${STACK}.yaml`], link: ['index.ts'] });
     stack = stackRunner(ws, STACK);
+    audit = secretAudit(ws, stack);
     expectOk(await ws.pulumi(['stack', 'init', STACK, '--secrets-provider', 'passphrase']), 'stack init');
     await ensureVmImage();
     // A second forward to sshd: the "changed host port" test moves the stack onto it.
@@ -42,8 +48,11 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     await set('fudbuddy:gpuHosts[0].user', vm.user);
     await set('fudbuddy:gpuHosts[0].bindAddress', GUEST_IP);
     await set('fudbuddy:gpuHosts[0].hostKey', vm.hostKey);
+    // As an operator of a fresh cloud box would: let the first up reboot it when the OS asks (default false).
+    await set('fudbuddy:gpuHosts[0].rebootIfRequired', 'true');
     expectOk(await pulumi(['config', 'set', '--secret', 'fudbuddy:sshPrivateKey'], 60_000, vm.privateKey), 'config set sshPrivateKey');
     serviceToken = expectOk(await pulumi(['config', 'get', 'serviceToken']), 'config get').stdout.trim();
+    await audit.collect();
   }, 1_800_000);
 
   afterAll(async () => {
@@ -51,11 +60,22 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     ws?.dispose();
   }, 120_000);
 
-  it('up from a bare VM as ubuntu: the stub and API run under systemd and a streamed chat answers', async () => {
+  it('up from a bare VM as ubuntu whose OS asks for a reboot: it reboots mid-up and carries on; the stub and API run under systemd and a streamed chat answers', async () => {
+    // What Debian's and Ubuntu's package hooks leave after a kernel update (unattended-upgrades on a fresh box).
+    expect((await vm.ssh("sudo -n sh -c 'echo linux-image-amd64 > /var/run/reboot-required.pkgs && touch /var/run/reboot-required'")).code).toBe(0);
+    const bootBefore = (await vm.ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
     const since = await vmNow(vm);
-    await timed('up from bare VM', ['up', '--yes', '--skip-preview'], 2_400_000);
+    await timed('up from bare VM (with its reboot)', ['up', '--yes', '--skip-preview'], 2_400_000);
     // Per-phase figures (docs/benchmarks.md): when each remote step started on the VM, from sudo's own log.
-    console.log(`up step timeline (s after the first remote command):\n${await remoteTimeline(vm, since)}`);
+    const timeline = await remoteTimeline(vm, since);
+    console.log(`up step timeline (s after the first remote command):\n${timeline}`);
+    expect((await vm.ssh('cat /proc/sys/kernel/random/boot_id')).stdout.trim(), 'the VM did not reboot').not.toBe(bootBefore);
+    expect((await vm.ssh('test -e /var/run/reboot-required || test -e /var/lib/fudbuddy/reboot-from; echo $?')).stdout.trim()).toBe('1');
+    // What the two steps printed, as the state keeps it.
+    const state = parseJson<{ deployment: { resources: Array<{ urn: string; outputs?: { stdout?: unknown } }> } }>(expectOk(await pulumi(['stack', 'export']), 'export').stdout);
+    const stdoutOf = (id: string) => String(state.deployment.resources.find((r) => r.urn.endsWith(`::testhost-${id}`))?.outputs?.stdout ?? '');
+    expect(stdoutOf('os-reboot')).toContain('changed: reboot scheduled for OS updates (linux-image-amd64)');
+    expect(stdoutOf('os-booted')).toContain('changed: the host came back from its reboot');
     expect((await vm.ssh('systemctl is-active fudbuddy-model-stub.service fudbuddy-api.service')).stdout.trim()).toBe('active\nactive');
     const base = `http://127.0.0.1:${vm.forwards[8001]}`;
     // The API's upstream probe has a 2 s budget; a starved TCG guest may miss the first one (a hang guard, 120 s).
@@ -76,13 +96,10 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     expect(text.length).toBeGreaterThan(0);
   }, 2_400_000);
 
-  it('the state holds no secret in plaintext', async () => {
-    const exported = expectOk(await pulumi(['stack', 'export']), 'stack export').stdout;
-    const keyBody = vm.privateKey.split('\n').filter((l) => l && !l.startsWith('-----'))[1]!;
-    for (const s of [serviceToken, keyBody]) {
-      expect(exported).not.toContain(s);
-      expect(ws.backendText()).not.toContain(s);
-    }
+  it('neither the stack export, nor a backend file, nor the output of up holds a secret; secret-fed commands keep their output as ciphertext', async () => {
+    const exported = await audit.expectNoSecretAnywhere();
+    const fed = audit.expectSecretFedOutputsEncrypted(exported);
+    expect(fed).toEqual(expect.arrayContaining([expect.stringMatching(/-api-env$/), expect.stringMatching(/-api-tokens$/), expect.stringMatching(/-stub-env$/)]));
   }, 300_000);
 
   it('a second up reports no changes and runs no command on the host', async () => {
@@ -138,6 +155,41 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     expect(old.status).toBe(401);
     serviceToken = newToken;
   }, 1_800_000);
+
+  it('each secret-writing step, failed on purpose during a rotation, shows its command and output but no secret, in output or state', async () => {
+    // Rotate both secrets: their steps' stdin changes, so the next up runs them again.
+    for (const k of ['serviceToken', 'upstreamApiKey']) {
+      expectOk(await pulumi(['config', 'set', '--secret', k, `rotated-${k}-${randomBytes(16).toString('hex')}`]), `config set ${k}`);
+    }
+    // A file where a step's directory must be makes write-secret-file.sh fail (mkdir -p: File exists).
+    const asRoot = (dirs: string[], f: (d: string) => string) => vm.ssh(`sudo -n sh -c '${dirs.map(f).join(' && ')}'`);
+    const block = (dirs: string[]) => asRoot(dirs, (d) => `mv ${d} ${d}.aside && touch ${d}`);
+    const unblock = (dirs: string[]) => asRoot(dirs, (d) => `rm -f ${d} && mv ${d}.aside ${d}`);
+    // api-env runs after the token steps, so it can only fail once they pass: two rounds.
+    const rounds = [
+      { dirs: ['/etc/fudbuddy-api', '/etc/fudbuddy'], failing: { 'api-tokens': '/etc/fudbuddy-api/tokens', 'stub-env': '/etc/fudbuddy/model-stub.env' } },
+      { dirs: ['/etc/fudbuddy'], failing: { 'api-env': '/etc/fudbuddy/api.env', 'stub-env': '/etc/fudbuddy/model-stub.env' } },
+    ];
+    for (const round of rounds) {
+      expect((await block(round.dirs)).code).toBe(0);
+      // Past the first error, so every independent step runs (and fails) too.
+      const up = await pulumi(['up', '--yes', '--skip-preview', '--continue-on-error'], 900_000);
+      expect((await unblock(round.dirs)).code).toBe(0);
+      expect(up.code, up.output.slice(-3000)).not.toBe(0);
+      for (const [step, dest] of Object.entries(round.failing)) {
+        // As upstream, the failure shows the command line and its output whatever `logging` says.
+        expect(up.output).toMatch(new RegExp(`command:remote:Command \\([^)]*-${step}\\):\\s+error: Process exited with status \\d+: running "[^"]*write-secret-file\\.sh ${dest.replace(/\./g, '\\.')}`));
+      }
+      expect(up.output).toContain('File exists');
+      await audit.expectNoSecretAnywhere();
+    }
+    // Unblocked, the rotation converges and the API takes the new token.
+    await timed('up after unblocking', ['up', '--yes', '--skip-preview'], 900_000);
+    serviceToken = expectOk(await pulumi(['config', 'get', 'serviceToken']), 'config get serviceToken').stdout.trim();
+    const models = await fetch(`http://127.0.0.1:${vm.forwards[8001]}/v1/models`, { headers: { authorization: `Bearer ${serviceToken}` } });
+    expect(models.status).toBe(200);
+    expect(audit.expectSecretFedOutputsEncrypted(await audit.expectNoSecretAnywhere()).length).toBeGreaterThanOrEqual(3);
+  }, 2_400_000);
 
   it('a broken model unit (maxModelLen above the model limit, as vLLM refuses it) fails up at its first failed start, with its journal tail', async () => {
     // Before: Restart=on-failure kept the start job open across restarts, so `systemctl restart` never returned.

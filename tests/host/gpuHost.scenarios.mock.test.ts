@@ -82,6 +82,28 @@ describe('GpuHost under mocks (driver changed → reboot, then wait for the host
   });
 });
 
+describe('GpuHost under mocks (rebootIfRequired: the OS asks for a reboot on the first up)', () => {
+  it('reboots after the base packages and waits for the new boot before any other step; constant triggers; off by default', async () => {
+    const osr = new GpuHost('osr', { ...testArgs(), rebootIfRequired: true }, { transformations: [recordDeps] });
+    await value(osr.apiUrl);
+    await mocks.settled();
+    expect(String(byName('osr-os-reboot').inputs.create)).toBe('bash /opt/fudbuddy/bin/reboot-if-required.sh --os-updates');
+    expect(deps.get('osr-os-reboot')).toEqual(['osr-base']);
+    expect(byName('osr-os-reboot-pause').inputs.create).toBe('sleep 45');
+    expect(String(byName('osr-os-booted').inputs.create)).toBe('bash /opt/fudbuddy/bin/verify-boot.sh');
+    expect(plain(byName('osr-os-booted').inputs.connection)).toMatchObject({ dialErrorLimit: 90, perDialTimeout: 10 });
+    // Once, when created: no script hash among the triggers (only the constant command's own key).
+    for (const id of ['os-reboot', 'os-booted']) expect(byName(`osr-${id}`).inputs.triggers).toHaveLength(1);
+    // Everything that followed base now follows the new boot.
+    for (const id of ['firewall', 'node', 'stub-install', 'api-install']) {
+      const d = deps.get(`osr-${id}`) ?? [];
+      if (d.includes('osr-base')) throw new Error(`osr-${id} depends on base, not on os-booted: ${d.join(', ')}`);
+    }
+    expect(deps.get('osr-firewall')).toEqual(['osr-os-booted']);
+    expect(resources.filter((r) => r.name.startsWith('ci-') && /os-reboot|os-booted/.test(r.name))).toEqual([]);
+  });
+});
+
 describe('GpuHost under mocks (CPU test host: no GPU, no tailnet, model stub)', () => {
   it('skips NVIDIA and Tailscale, binds the API to the configured address, uses the stub unit', async () => {
     const names = resources.filter((r) => r.name.startsWith('ci-')).map((r) => r.name);

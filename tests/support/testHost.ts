@@ -1,12 +1,11 @@
 // A throwaway Debian host reachable over real SSH (scripts/test-host.sh): a debootstrap root (cached under
 // .cache/testhost) as an overlay, sshd chrooted in its own network/mount/PID namespaces, reachable at
-// 10.213.N.2:22 from this machine. Needs root. Used by tests/host and by the real-engine e2e stack.
+// 10.213.N.2:22 from this machine. Needs root. No systemd PID 1 (nothing of ours runs a unit there): it serves
+// plain SSH, for the command provider's rules (tests/engine/remote-command.test.ts). Hosts with real systemd are
+// the qemu VMs (tests/support/vm.ts).
 //
-//   const host = await startTestHost({ standins: ['systemctl'] });
+//   const host = await startTestHost();
 //   try { const r = await host.ssh('uname -a'); ... } finally { await host.stop(); }
-//
-// The one stand-in (tests/host/standins/systemctl) replaces what cannot exist here: systemd as PID 1. Suites that
-// need real systemd use the qemu VMs (tests/support/vm.ts) instead.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,8 +16,6 @@ import { missingTool, scriptedHosts } from './scriptedHosts.js';
 const execFileAsync = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const TEST_HOST_SCRIPT = fileURLToPath(new URL('../../scripts/test-host.sh', import.meta.url));
-
-export type Standin = 'systemctl';
 
 export interface SshResult {
   code: number;
@@ -65,12 +62,11 @@ export async function ensureTestHostRoot(): Promise<string> {
   return stdout.trim();
 }
 
-export async function startTestHost(opts: { name?: string; standins?: Standin[] } = {}): Promise<TestHost> {
+export async function startTestHost(opts: { name?: string } = {}): Promise<TestHost> {
   const reason = testHostUnavailableReason();
   if (reason) throw new Error(reason);
   const name = opts.name ?? `t${randomBytes(4).toString('hex').slice(0, 7)}`;
   const args: string[] = [];
-  if (opts.standins?.length) args.push('--standins', opts.standins.join(','));
   const info = await hosts.start<{
     host: string;
     port: number;

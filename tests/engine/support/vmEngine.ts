@@ -6,6 +6,8 @@ import type { Vm } from '../../support/vm.js';
 import { expectOk, parseJson, type RunResult, type Workspace } from './engine.js';
 
 export interface StackRunner {
+  /** Output of every `up`, `preview` and `destroy` run through this runner (the secret audit reads them). */
+  readonly outputs: string[];
   pulumi(args: string[], timeoutMs?: number, stdin?: string): Promise<RunResult>;
   /** Runs `pulumi <args>`, requires success, prints `<what>: N s`; returns the result and the seconds. */
   timed(what: string, args: string[], timeoutMs: number): Promise<RunResult & { seconds: number }>;
@@ -16,8 +18,14 @@ export interface StackRunner {
 }
 
 export function stackRunner(ws: Workspace, stack: string): StackRunner {
-  const pulumi: StackRunner['pulumi'] = (args, timeoutMs, stdin) => ws.pulumi([...args, '--stack', stack], { timeoutMs, stdin });
+  const outputs: string[] = [];
+  const pulumi: StackRunner['pulumi'] = async (args, timeoutMs, stdin) => {
+    const r = await ws.pulumi([...args, '--stack', stack], { timeoutMs, stdin });
+    if (['up', 'preview', 'destroy'].includes(args[0]!)) outputs.push(r.output);
+    return r;
+  };
   return {
+    outputs,
     pulumi,
     async timed(what, args, timeoutMs) {
       const t0 = Date.now();

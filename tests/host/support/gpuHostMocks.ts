@@ -17,7 +17,7 @@ export const mocks = await installMocks(
           ? `{"ip":"${TS_IP}","dnsName":"gpu-1.example.ts.net"}\n`
           : name.endsWith('verify-gpu')
             ? 'GPU_COUNT=2\nDRIVER=550.54.15\n'
-            : name === 'reb-reboot'
+            : name === 'reb-reboot' || name === 'osr-os-reboot'
               ? 'BOOT_ID=0b7c9a2e-0000-4000-8000-000000000000\nREBOOTING=1\nchanged: reboot scheduled\nFUDBUDDY_RESULT=changed\n'
               : name.endsWith('-reboot')
                 ? 'BOOT_ID=0b7c9a2e-0000-4000-8000-000000000000\nok: no reboot needed\nFUDBUDDY_RESULT=unchanged\n'
