@@ -9,7 +9,7 @@ import { sha256 } from './lib/contentHash.js';
 import { hostSteps } from './lib/hostSteps.js';
 import { gpuExportersPayload, monitoringHostPayload } from './lib/monitoringPayloads.js';
 import { exposureMode, retention } from './lib/rules.js';
-import { exportersTeardownArgs } from './lib/hostFootprint.js';
+import { exportersTeardownArgs, MONITORING_DIRS, serverTeardownArgs } from './lib/hostFootprint.js';
 import { asRoot, rootCommand, scriptCommand } from './lib/shell.js';
 import {
   loadMonitoringVersions,
@@ -27,7 +27,8 @@ import type { MonitoringArgs } from './lib/monitoringTypes.js';
 export type * from './lib/monitoringTypes.js';
 export { monitoringTailnetAccess, MONITORING_PORTS } from './lib/monitoringConfig.js';
 
-const WRITE_SECRET = '/usr/local/lib/fudbuddy-monitoring/write-secret.sh';
+const WRITE_SECRET = `${MONITORING_DIRS.lib}/write-secret.sh`;
+const SERVER_TEARDOWN = `${MONITORING_DIRS.lib}/server-teardown.sh`;
 
 /**
  * Fails `pulumi preview` with the offending key named, before any resource exists. Only what the component itself
@@ -192,6 +193,15 @@ export class Monitoring extends pulumi.ComponentResource {
       );
     }
     this.secretWrites = secrets;
+    // Destroy (or monitoring turned off) stops the server and removes its secrets and our files (hostFootprint.ts's
+    // MONITORING_SERVER_TEARDOWN); constant inputs, so no update runs it. Nothing to do where the server step never
+    // installed the script.
+    monHost.step('server-teardown', {
+      create: 'true',
+      delete: `test ! -e ${SERVER_TEARDOWN} || ${rootCommand(monUser, ['bash', SERVER_TEARDOWN, ...serverTeardownArgs()])}`,
+      triggers: [],
+      dependsOn: [this.server, ...secrets],
+    });
     this.grafanaAccess = grafana
       ? `ssh -L ${MONITORING_PORTS.grafana}:127.0.0.1:${MONITORING_PORTS.grafana} <monitoring host> then http://127.0.0.1:${MONITORING_PORTS.grafana}`
       : null;

@@ -2,7 +2,7 @@
 // the teardown step passes to teardown.sh, docs/host.md shows (a unit test keeps the doc's table equal to it) and
 // the VM engine test checks after destroy.
 import { HOST_PATHS } from './hostPaths.js';
-import { GPU_EXPORTER_UNITS } from './monitoringFiles.js';
+import { GPU_EXPORTER_UNITS, MONITORING_PATHS } from './monitoringFiles.js';
 import { API_SERVICE_USER, API_UNIT, STUB_UNIT, VLLM_UNIT } from './units.js';
 
 /** Removed by destroy. */
@@ -23,11 +23,44 @@ export const TEARDOWN = {
  * What the monitoring component's exporters put on a GPU host (components/scripts/monitoring/gpu-exporters.sh) and
  * its own teardown step removes on destroy, or when monitoring is turned off: the host's API keeps its firewall.
  */
+/** CONF_DIR and LIB_DIR of components/scripts/monitoring/lib.sh (a test keeps them equal). */
+export const MONITORING_DIRS = { conf: '/etc/fudbuddy-monitoring', lib: '/usr/local/lib/fudbuddy-monitoring' } as const;
+
 export const EXPORTERS_TEARDOWN = {
   units: GPU_EXPORTER_UNITS,
-  /** CONF_DIR and LIB_DIR of components/scripts/monitoring/lib.sh (a test keeps them equal). */
-  paths: ['/etc/fudbuddy-monitoring', '/usr/local/lib/fudbuddy-monitoring'],
+  paths: [MONITORING_DIRS.conf, MONITORING_DIRS.lib],
 } as const;
+
+/**
+ * What the monitoring server (components/scripts/monitoring/monitoring-server.sh, grafana-server.sh,
+ * logs-server.sh) has of ours on its host, removed by the monitoring component's server-teardown step
+ * (server-teardown.sh, which also removes MONITORING_DIRS.lib, where it runs from, last) on destroy or when
+ * monitoring is turned off. The packages stay, with their non-secret settings (/etc/default/…, prometheus.yml).
+ */
+export const MONITORING_SERVER_TEARDOWN = {
+  /** The distribution packages' services this stack runs: stopped and disabled (absent ones are skipped). */
+  stopped: ['prometheus.service', 'prometheus-alertmanager.service', 'prometheus-blackbox-exporter.service', 'grafana-server.service', 'loki.service'],
+  units: ['fudbuddy-fs-roles.service'],
+  /** Secrets first (metrics tokens, the Alertmanager config with its webhook/SMTP password, Grafana's admin password). */
+  paths: [
+    MONITORING_PATHS.secretsDir,
+    MONITORING_PATHS.alertmanagerConfig,
+    MONITORING_PATHS.grafanaAdminPasswordFile,
+    MONITORING_PATHS.rulesDir,
+    MONITORING_PATHS.dashboardsDir,
+    '/etc/grafana/provisioning/datasources/fudbuddy.yml',
+    '/etc/grafana/provisioning/dashboards/fudbuddy.yml',
+    '/etc/systemd/system/grafana-server.service.d/fudbuddy.conf',
+    '/etc/systemd/system/loki.service.d/fudbuddy.conf',
+    MONITORING_DIRS.conf,
+  ],
+} as const;
+
+/** server-teardown.sh's arguments. */
+export function serverTeardownArgs(): string[] {
+  const s = MONITORING_SERVER_TEARDOWN;
+  return [...s.stopped.flatMap((u) => ['--stop', u]), ...s.units.flatMap((u) => ['--unit', u]), ...s.paths.flatMap((p) => ['--path', p])];
+}
 
 /** Kept by destroy, each with why (docs/host.md says how to remove them by hand). */
 export const KEPT: readonly { what: string; why: string }[] = [

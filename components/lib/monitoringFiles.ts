@@ -172,7 +172,7 @@ export function serverPayloadFiles(p: { prometheusYml: string; credentialsProm: 
     'loki.yml': readMonitoringFile('loki/loki.yml'),
     'config.alloy': readMonitoringFile('alloy/config.alloy'),
   };
-  for (const f of ['lib.sh', 'monitoring-host.sh', 'monitoring-server.sh', 'logs-server.sh', 'filesystem-roles.sh', 'write-secret.sh']) {
+  for (const f of ['lib.sh', 'monitoring-host.sh', 'monitoring-server.sh', 'logs-server.sh', 'filesystem-roles.sh', 'write-secret.sh', 'server-teardown.sh']) {
     files[f] = script(f);
   }
   files['host-lib.sh'] = hostLib();

@@ -21,7 +21,7 @@ import { eventually, startTailnet, type Tailnet, type TailnetNode } from '../sup
 import { ensureVmImage, startVm, type Vm } from '../support/vm.js';
 import { controlForward, headscaleCliOnVm, preplaceTailscale } from '../support/vmTailnet.js';
 import { createWorkspace, expectOk, REPO_ROOT, type Workspace } from './support/engine.js';
-import { footprintLeft, remoteTimeline, stackRunner, sudoRunsSince, vmNow, type StackRunner } from './support/vmEngine.js';
+import { footprintLeft, remoteTimeline, serverFootprintLeft, stackRunner, sudoRunsSince, vmNow, type StackRunner } from './support/vmEngine.js';
 
 const STACK = 'e2e-headscale';
 const ADMIN = 'alice@example.com';
@@ -213,10 +213,14 @@ describe('real engine: a private stack over a real Headscale tailnet on two VMs,
     expect(runs).toEqual([0, 0]);
   }, 900_000);
 
-  it('destroy closes the edge and leaves nothing of ours on the GPU host', async () => {
+  it('destroy closes the edge, stops the monitoring server and removes its secrets, and leaves nothing of ours on the GPU host', async () => {
+    // Before: the server's list is there (so its absence afterwards means something).
+    const before = (await serverFootprintLeft(edge)).split('\n');
+    expect(before).toEqual(expect.arrayContaining(['prometheus.service active', '/etc/prometheus/fudbuddy-secrets', '/etc/prometheus/alertmanager.yml']));
     const down = await stack.timed('destroy', ['destroy', '--yes', '--skip-preview'], 900_000);
     figures['destroy'] = `${down.seconds.toFixed(1)} s`;
     expect(await footprintLeft(gpu)).toBe('');
+    expect(await serverFootprintLeft(edge)).toBe('');
     expect((await edge.ssh('test -e /etc/nginx/conf.d/fudbuddy-edge.conf && echo left; sudo -n tailscale serve status 2>&1')).stdout).not.toMatch(/left|proxy/);
     expect(await laptop.get(`http://${ips[EDGE]}/healthz`, { timeoutMs: 4000, host: EDGE_HOST_HEADER })).toBeNull();
   }, 900_000);

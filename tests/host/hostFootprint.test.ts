@@ -3,7 +3,17 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXPORTERS_TEARDOWN, exportersTeardownArgs, footprintTable, KEPT, TEARDOWN, teardownArgs } from '../../components/lib/hostFootprint.js';
+import {
+  EXPORTERS_TEARDOWN,
+  exportersTeardownArgs,
+  footprintTable,
+  KEPT,
+  MONITORING_DIRS,
+  MONITORING_SERVER_TEARDOWN,
+  serverTeardownArgs,
+  TEARDOWN,
+  teardownArgs,
+} from '../../components/lib/hostFootprint.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 
@@ -36,10 +46,36 @@ describe('host footprint: one list for teardown, docs and the VM check', () => {
   it("the exporters' teardown removes the monitoring lib.sh's own directories and every unit the payload ships, never the firewall", () => {
     const lib = readFileSync(path.join(repo, 'components/scripts/monitoring/lib.sh'), 'utf8');
     const dirs = ['CONF_DIR', 'LIB_DIR'].map((v) => new RegExp(`^${v}=(\\S+)$`, 'm').exec(lib)?.[1]);
+    expect(dirs).toEqual([MONITORING_DIRS.conf, MONITORING_DIRS.lib]);
     expect([...EXPORTERS_TEARDOWN.paths].sort()).toEqual(dirs.sort());
     const args = exportersTeardownArgs();
     for (const u of EXPORTERS_TEARDOWN.units) expect(readFileSync(path.join(repo, 'components/scripts/monitoring/units', u), 'utf8').length, u).toBeGreaterThan(0);
     expect(args.filter((a, i) => args[i - 1] === '--unit')).toEqual([...EXPORTERS_TEARDOWN.units]);
     expect(args).toContain('--keep-firewall');
   });
+});
+
+describe("monitoring server footprint: server-teardown.sh's lists", () => {
+  const script = readFileSync(path.join(repo, 'components/scripts/monitoring/server-teardown.sh'), 'utf8');
+  const guard = /case \$path in\n([\s\S]*?)\) ;;/.exec(script)![1]!;
+  const patterns = guard.split('|').map((p) => p.replace(/\\\n/g, '').trim()).filter(Boolean);
+  const allowed = (p: string) =>
+    patterns.some((pat) => {
+      const resolved = pat.replace('"$CONF_DIR"', MONITORING_DIRS.conf).replace('"$LIB_DIR"', MONITORING_DIRS.lib);
+      return new RegExp(`^${resolved.replace(/[.+]/g, '\\$&').replace(/\*/g, '[^/]*')}$`).test(p);
+    });
+
+  it('passes every stopped service, unit and path once, and every path is one its guard allows', () => {
+    const args = serverTeardownArgs();
+    const values = (flag: string): string[] => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
+    const s = MONITORING_SERVER_TEARDOWN;
+    expect(values('--stop')).toEqual([...s.stopped]);
+    expect(values('--unit')).toEqual([...s.units]);
+    expect(values('--path')).toEqual([...s.paths]);
+    expect(patterns.length).toBeGreaterThan(5);
+    for (const p of s.paths) expect(allowed(p), p).toBe(true);
+    // The guard is a real one: neither the host's own paths nor the packages' settings pass it.
+    for (const p of ['/etc/fudbuddy', '/etc/prometheus/prometheus.yml', '/etc/default/prometheus', '/etc']) expect(allowed(p), p).toBe(false);
+  });
+
 });

@@ -3,7 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { exportersTeardownArgs } from '../../components/lib/hostFootprint.js';
+import { exportersTeardownArgs, serverTeardownArgs } from '../../components/lib/hostFootprint.js';
 import { installMocks, isSecretEnvelope, plainText, value } from '../support/pulumiMocks.js';
 
 const mocks = await installMocks({ state: () => ({ stdout: 'FUDBUDDY_RESULT=changed\n', stderr: '' }) }, 'fudbuddy', 'monitoring-mocktest');
@@ -58,6 +58,7 @@ async function build(name: string, a: MonitoringArgs) {
   const m = new Monitoring(name, a);
   // Wait until every child is registered (mocks record inputs at registration).
   await Promise.all([m.server, ...Object.values(m.exporters), ...m.secretWrites].map((r) => value(r.id)));
+  await mocks.settled();
   const mine = resources.filter((r) => r.name.startsWith(`${name}-`));
   const byName = new Map(mine.map((r) => [r.name, r]));
   return { m, mine, byName, prometheus: parse(await value(m.prometheusConfig)) as { scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[] } };
@@ -84,6 +85,7 @@ describe('Monitoring component (Pulumi mocks)', () => {
         'mon-priv-secret-api-metrics-token',
         'mon-priv-secret-grafana-admin-password',
         'mon-priv-server',
+        'mon-priv-server-teardown',
       ].sort(),
     );
     for (const r of mine) expect(r.type).toBe('command:remote:Command');
@@ -100,6 +102,16 @@ describe('Monitoring component (Pulumi mocks)', () => {
     expect(plain(teardown.delete)).toContain('--unit fudbuddy-vllm-metrics.service');
     expect(plain(teardown.delete)).toContain('--keep-firewall');
     expect(teardown.triggers).toEqual([]);
+    // The server's teardown removes every secret file a secret step writes (its DEST), and runs on destroy only.
+    const server = byName.get('mon-priv-server-teardown')!.inputs;
+    expect(plain(server.create)).toBe('true');
+    expect(server.triggers).toEqual([]);
+    const del = plain(server.delete) as string;
+    expect(del).toBe(`test ! -e /usr/local/lib/fudbuddy-monitoring/server-teardown.sh || sudo -n bash /usr/local/lib/fudbuddy-monitoring/server-teardown.sh ${serverTeardownArgs().join(' ')}`);
+    const removed = serverTeardownArgs().filter((a, i, all) => all[i - 1] === '--path');
+    const secretDests = mine.filter((r) => r.name.includes('-secret-')).map((r) => /write-secret\.sh (\S+) /.exec(plain(r.inputs.create) as string)![1]!);
+    expect(secretDests.length).toBe(3);
+    for (const d of secretDests) expect(removed.some((p) => d === p || d.startsWith(`${p}/`)), `${d} is left behind by destroy`).toBe(true);
   });
 
   it('public mode adds the Worker scrape, its token write and the Worker/Funnel probes', async () => {
@@ -192,7 +204,7 @@ describe('Monitoring component (Pulumi mocks)', () => {
   it('grafana: false: no Grafana file or step, no admin password needed, no Grafana access', async () => {
     const { mine, byName, m } = await build('mon-nogf', args('private', { grafana: false, grafanaAdminPassword: undefined }));
     expect(mine.map((r) => r.name).sort()).toEqual(
-      ['mon-nogf-exporters-gpu-1', 'mon-nogf-exporters-gpu-2', 'mon-nogf-exporters-teardown-gpu-1', 'mon-nogf-exporters-teardown-gpu-2', 'mon-nogf-secret-alertmanager-config', 'mon-nogf-secret-api-metrics-token', 'mon-nogf-server'].sort(),
+      ['mon-nogf-exporters-gpu-1', 'mon-nogf-exporters-gpu-2', 'mon-nogf-exporters-teardown-gpu-1', 'mon-nogf-exporters-teardown-gpu-2', 'mon-nogf-secret-alertmanager-config', 'mon-nogf-secret-api-metrics-token', 'mon-nogf-server', 'mon-nogf-server-teardown'].sort(),
     );
     const stdin = plain(byName.get('mon-nogf-server')!.inputs.stdin) as string;
     expect(stdin).toContain("export GRAFANA='0'");

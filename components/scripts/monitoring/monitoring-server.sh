@@ -43,7 +43,7 @@ apt_install_pinned "${pkgs[@]}"
 
 # --- helper scripts
 ensure_dir "$LIB_DIR" 0755 root:root
-for f in host-lib.sh lib.sh filesystem-roles.sh write-secret.sh; do
+for f in host-lib.sh lib.sh filesystem-roles.sh write-secret.sh server-teardown.sh; do
   mode=0755; [[ $f == *lib.sh ]] && mode=0644
   put "$LIB_DIR/$f" "$mode" root:root < "$STAGE/$f" || true
 done

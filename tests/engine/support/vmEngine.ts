@@ -1,7 +1,7 @@
 // What the real-engine VM suites (tests/engine/*.vm.test.ts) ask of a stack and its VMs: timed `pulumi` runs,
 // what the last update changed, which remote commands ran (every remote step runs through `sudo -n`, so sudo's own
 // log on the guest counts them), and what a destroy left of components/lib/hostFootprint.ts's list.
-import { EXPORTERS_TEARDOWN, TEARDOWN } from '../../../components/lib/hostFootprint.js';
+import { EXPORTERS_TEARDOWN, MONITORING_DIRS, MONITORING_SERVER_TEARDOWN, TEARDOWN } from '../../../components/lib/hostFootprint.js';
 import type { Vm } from '../../support/vm.js';
 import { expectOk, parseJson, type RunResult, type Workspace } from './engine.js';
 
@@ -79,6 +79,20 @@ export async function footprintLeft(vm: Vm): Promise<string> {
       'systemctl list-units --all --no-legend "fudbuddy*" "vllm*" | grep -v -e not-found -e fudbuddy-seed || true',
       `for p in ${[...TEARDOWN.paths, ...TEARDOWN.globs, ...EXPORTERS_TEARDOWN.paths].join(' ')}; do [ -e "$p" ] && echo "$p"; done`,
       `for u in ${TEARDOWN.users.join(' ')}; do getent passwd "$u"; getent group "$u"; done`,
+      'true',
+    ].join('; '),
+  );
+  return r.stdout.trim();
+}
+
+/** What of the monitoring server's list (MONITORING_SERVER_TEARDOWN) is on the VM: its services running, our units and paths. */
+export async function serverFootprintLeft(vm: Vm): Promise<string> {
+  const s = MONITORING_SERVER_TEARDOWN;
+  const r = await vm.ssh(
+    [
+      `for u in ${s.stopped.join(' ')}; do systemctl is-active --quiet "$u" && echo "$u active"; done`,
+      `for u in ${s.units.join(' ')}; do [ -e "/etc/systemd/system/$u" ] && echo "$u"; done`,
+      `for p in ${[...s.paths, MONITORING_DIRS.lib].join(' ')}; do sudo -n test -e "$p" && echo "$p"; done`,
       'true',
     ].join('; '),
   );
