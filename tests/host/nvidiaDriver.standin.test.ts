@@ -3,7 +3,7 @@
 // (tests/host/standins-apt, standins-gpu; written to the upstream tools' documented behaviour). Each run is in a
 // private mount namespace: /etc is an overlay with a throwaway upper layer (holding an Ubuntu os-release in place of
 // this Debian machine's), /var/lib a tmpfs; nothing on this machine changes.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,7 +54,7 @@ function run(script: string, args: string[], env: Record<string, string> = {}): 
 const log = (): string => (existsSync(path.join(state, 'log')) ? readFileSync(path.join(state, 'log'), 'utf8') : '');
 const lines = (f: string): string[] => (existsSync(path.join(state, f)) ? readFileSync(path.join(state, f), 'utf8').trim().split('\n').filter(Boolean).sort() : []);
 
-describe('nvidia-driver.sh (stand-in ubuntu-drivers/apt/mokutil/nvidia-smi)', () => {
+describe("nvidia-driver.sh on Ubuntu's path (stand-ins ubuntu-drivers/apt/mokutil/nvidia-smi/systemctl: no Ubuntu archive or GPU here, so no VM can run it; the Debian VM runs the rest, gpu.vm)", () => {
   it("installs Ubuntu's signed modules with ubuntu-drivers by default, even under Secure Boot, and holds every NVIDIA package", () => {
     writeFileSync(path.join(state, 'secureboot'), '');
     const r = run('nvidia-driver.sh', ['570', '--method', 'ubuntu-drivers']);
@@ -70,6 +70,27 @@ describe('nvidia-driver.sh (stand-in ubuntu-drivers/apt/mokutil/nvidia-smi)', ()
       'nvidia-kernel-common-570-server',
       'nvidia-utils-570-server',
     ]);
+  });
+
+  it("ubuntu-drivers (which runs apt itself) waits for its turn in our steps' apt queue", () => {
+    writeFileSync(path.join(state, 'installed'), 'ubuntu-drivers-common 1:0.9.7.6ubuntu3.1\n');
+    // Another step of ours holds the queue for 3 s (as node-install.sh's apt run beside this one would).
+    const holder = spawn('flock', ['/run/lock/fudbuddy-apt.lock', 'sleep', '3'], { stdio: 'ignore', detached: true });
+    try {
+      spawnSync('sleep', ['0.5']);
+      const short = run('nvidia-driver.sh', ['570'], { APT_LOCK_WAIT: '1' });
+      expect(short.code).not.toBe(0);
+      expect(short.err).toContain('another FUD Buddy step held apt for 1s');
+      expect(log()).not.toContain('ubuntu-drivers install');
+      // With the default wait it runs once the holder is done (a lower bound: a loaded machine only adds to it).
+      const t0 = Date.now();
+      const waited = run('nvidia-driver.sh', ['570']);
+      expect(waited.code, waited.err).toBe(0);
+      expect(Date.now() - t0).toBeGreaterThan(800);
+      expect(log()).toContain('ubuntu-drivers install --gpgpu nvidia:570-server');
+    } finally {
+      if (holder.pid) spawnSync('kill', ['--', `-${holder.pid}`]);
+    }
   });
 
   it('changes nothing once the branch runs (after the reboot)', () => {
@@ -102,7 +123,7 @@ describe('nvidia-driver.sh (stand-in ubuntu-drivers/apt/mokutil/nvidia-smi)', ()
   });
 });
 
-describe('nvidia-fabricmanager.sh (stand-in nvidia-smi -q / apt)', () => {
+describe("nvidia-fabricmanager.sh (stand-ins nvidia-smi -q/apt/systemctl: NVSwitch GPUs and Ubuntu's archive cannot exist here)", () => {
   it('on an NVSwitch box installs Fabric Manager at exactly the running driver version, holds it, starts it', () => {
     writeFileSync(path.join(state, 'driver-loaded'), '570.133.20');
     const r = run('nvidia-fabricmanager.sh', ['570'], { STANDIN_NVSWITCH: '1' });
