@@ -65,7 +65,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('edge-proxy.sh with stand-in tailscale/systemctl and real nginx -t', () => {
+describe("edge-proxy.sh with stand-in tailscale/systemctl and real nginx -t (Funnel needs Tailscale's hosted control plane, so the serve→funnel switch cannot run on a VM; serve mode runs for real in vm-headscale.vm)", () => {
   it('first run (serve): installs the site, drops the default site, turns Funnel off and serve on', () => {
     const r = runEdge('serve', conf);
     expect(r.code, r.stderr).toBe(0);
