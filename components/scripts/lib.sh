@@ -19,21 +19,22 @@ require_root() {
 
 # install_content DEST MODE OWNER:GROUP < content
 # Writes stdin to DEST atomically when it differs from what is there (content, mode or owner).
-# Returns 0 when it changed something, 1 when DEST was already right.
+# Returns 0 when it changed something, 1 when DEST was already right; dies when it cannot write DEST. Every
+# command is checked by hand: callers test it with `if`, and bash ignores `set -e` in the whole function then
+# (a failed `mv` went unnoticed: the step passed, and restarted its unit on the old file).
 install_content() {
   local dest=$1 mode=$2 owner=$3 tmp
-  mkdir -p "$(dirname "$dest")"
-  tmp=$(mktemp "$(dirname "$dest")/.fudbuddy.XXXXXX")
-  chmod 0600 "$tmp"
-  cat > "$tmp"
+  mkdir -p "$(dirname "$dest")" || die "cannot create the directory of $dest"
+  tmp=$(mktemp "$(dirname "$dest")/.fudbuddy.XXXXXX") || die "cannot create a temporary file beside $dest"
+  { chmod 0600 "$tmp" && cat > "$tmp"; } || { rm -f "$tmp"; die "cannot write the new content of $dest (disk full?)"; }
   if [ -f "$dest" ] && cmp -s "$tmp" "$dest" \
     && [ "$(stat -c '%a %U:%G' "$dest")" = "${mode#0} $owner" ]; then
     rm -f "$tmp"
     return 1
   fi
-  chown "$owner" "$tmp"
-  chmod "$mode" "$tmp"
-  mv -f "$tmp" "$dest"
+  # -T: a directory at DEST is an error, not a place to move the file into.
+  { chown "$owner" "$tmp" && chmod "$mode" "$tmp" && mv -fT "$tmp" "$dest"; } \
+    || { rm -f "$tmp"; die "cannot install $dest (the error above; an immutable or read-only file?)"; }
   return 0
 }
 

@@ -161,26 +161,36 @@ describe('real engine on a qemu VM with real systemd, as ubuntu: up from bare, c
     for (const k of ['serviceToken', 'upstreamApiKey']) {
       expectOk(await pulumi(['config', 'set', '--secret', k, `rotated-${k}-${randomBytes(16).toString('hex')}`]), `config set ${k}`);
     }
-    // A file where a step's directory must be makes write-secret-file.sh fail (mkdir -p: File exists).
-    const asRoot = (dirs: string[], f: (d: string) => string) => vm.ssh(`sudo -n sh -c '${dirs.map(f).join(' && ')}'`);
-    const block = (dirs: string[]) => asRoot(dirs, (d) => `mv ${d} ${d}.aside && touch ${d}`);
-    const unblock = (dirs: string[]) => asRoot(dirs, (d) => `rm -f ${d} && mv ${d}.aside ${d}`);
-    // api-env runs after the token steps, so it can only fail once they pass: two rounds.
+    // Round 1: a file where a step's directory must be makes write-secret-file.sh fail (mkdir -p: File exists).
+    // Round 2: api-env runs after the token steps, so it can only fail once they pass; the token step's reload
+    // needs /etc/fudbuddy readable (systemd re-reads the unit's EnvironmentFile=/etc/fudbuddy/api.env for
+    // ExecReload), so there the files stay readable but cannot be replaced (chattr +i: rename over them fails).
+    const asRoot = (cmds: string[]) => vm.ssh(`sudo -n sh -c '${cmds.join(' && ')}'`);
     const rounds = [
-      { dirs: ['/etc/fudbuddy-api', '/etc/fudbuddy'], failing: { 'api-tokens': '/etc/fudbuddy-api/tokens', 'stub-env': '/etc/fudbuddy/model-stub.env' } },
-      { dirs: ['/etc/fudbuddy'], failing: { 'api-env': '/etc/fudbuddy/api.env', 'stub-env': '/etc/fudbuddy/model-stub.env' } },
+      {
+        block: ['/etc/fudbuddy-api', '/etc/fudbuddy'].map((d) => `mv ${d} ${d}.aside && touch ${d}`),
+        unblock: ['/etc/fudbuddy-api', '/etc/fudbuddy'].map((d) => `rm -f ${d} && mv ${d}.aside ${d}`),
+        failing: { 'api-tokens': '/etc/fudbuddy-api/tokens', 'stub-env': '/etc/fudbuddy/model-stub.env' },
+        error: 'File exists',
+      },
+      {
+        block: ['chattr +i /etc/fudbuddy/api.env /etc/fudbuddy/model-stub.env'],
+        unblock: ['chattr -i /etc/fudbuddy/api.env /etc/fudbuddy/model-stub.env'],
+        failing: { 'api-env': '/etc/fudbuddy/api.env', 'stub-env': '/etc/fudbuddy/model-stub.env' },
+        error: 'Operation not permitted',
+      },
     ];
     for (const round of rounds) {
-      expect((await block(round.dirs)).code).toBe(0);
+      expect((await asRoot(round.block)).code).toBe(0);
       // Past the first error, so every independent step runs (and fails) too.
       const up = await pulumi(['up', '--yes', '--skip-preview', '--continue-on-error'], 900_000);
-      expect((await unblock(round.dirs)).code).toBe(0);
+      expect((await asRoot(round.unblock)).code).toBe(0);
       expect(up.code, up.output.slice(-3000)).not.toBe(0);
       for (const [step, dest] of Object.entries(round.failing)) {
         // As upstream, the failure shows the command line and its output whatever `logging` says.
         expect(up.output).toMatch(new RegExp(`command:remote:Command \\([^)]*-${step}\\):\\s+error: Process exited with status \\d+: running "[^"]*write-secret-file\\.sh ${dest.replace(/\./g, '\\.')}`));
       }
-      expect(up.output).toContain('File exists');
+      expect(up.output).toContain(round.error);
       await audit.expectNoSecretAnywhere();
     }
     // Unblocked, the rotation converges and the API takes the new token.

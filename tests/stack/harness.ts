@@ -83,8 +83,11 @@ export async function isSecretOutput(v: unknown): Promise<boolean> {
 }
 
 export const byType = (run: ProgramRun, type: string): Registered[] => run.resources.filter((r) => r.type === type);
+/** The one resource of `type` whose name contains `nameIncludes` (a name equal to it wins over longer ones). */
 export const one = (run: ProgramRun, type: string, nameIncludes = ''): Registered => {
-  const found = run.resources.filter((r) => r.type === type && r.name.includes(nameIncludes));
+  const matching = run.resources.filter((r) => r.type === type && r.name.includes(nameIncludes));
+  const exact = matching.filter((r) => r.name === nameIncludes);
+  const found = exact.length > 0 ? exact : matching;
   if (found.length !== 1) throw new Error(`expected one ${type} named *${nameIncludes}*, found ${found.map((r) => r.name).join(', ') || 'none'}`);
   return found[0]!;
 };
