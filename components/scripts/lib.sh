@@ -38,6 +38,16 @@ install_content() {
   return 0
 }
 
+# remove_path PATH: removes PATH (a file or a whole directory) if it is there, and says which it was.
+remove_path() {
+  if [ -e "$1" ]; then
+    rm -rf -- "$1"
+    changed "removed $1"
+  else
+    ok "$1 absent"
+  fi
+}
+
 # ensure_dir PATH MODE OWNER:GROUP
 ensure_dir() {
   local dir=$1 mode=$2 owner=$3

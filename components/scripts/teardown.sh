@@ -57,12 +57,7 @@ fi
 for path in "${paths[@]}"; do
   [[ $path == /etc/fudbuddy* || $path == /opt/fudbuddy/* || $path == /usr/local/lib/fudbuddy-* ]] \
     || die "refusing to remove '$path' (not under /etc/fudbuddy*, /opt/fudbuddy/ or /usr/local/lib/fudbuddy-*)"
-  if [ -e "$path" ]; then
-    rm -rf -- "$path"
-    changed "removed $path"
-  else
-    ok "$path absent"
-  fi
+  remove_path "$path"
 done
 
 for user in "${users[@]}"; do

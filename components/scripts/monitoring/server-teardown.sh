@@ -39,12 +39,7 @@ for path in "${paths[@]}" "$LIB_DIR"; do
       | /var/lib/grafana/dashboards/fudbuddy | /etc/systemd/system/*.service.d/fudbuddy.conf | "$CONF_DIR" | "$LIB_DIR") ;;
     *) die "refusing to remove '$path' (not one of the monitoring server's own paths)" ;;
   esac
-  if [ -e "$path" ]; then
-    rm -rf -- "$path"
-    changed "removed $path"
-  else
-    ok "$path absent"
-  fi
+  remove_path "$path"
 done
 systemctl daemon-reload >&2 || log "warning: systemctl daemon-reload failed"
 finish
