@@ -8,13 +8,17 @@ import { scriptCommand } from '../lib/shell.js';
 /** Minutes a host may take to come back from a reboot before the step after it gives up (per host, nvidia.rebootTimeoutMinutes). */
 export const DEFAULT_REBOOT_MINUTES = 15;
 
-/** `<prefix>-<id>-pause`: sleeps only when `rebootStdout` says a reboot was scheduled. */
-export function rebootPause(h: HostSteps, id: string, reboot: remote.Command): local.Command {
-  const rebooting = reboot.stdout.apply((o) => o.includes('REBOOTING=1'));
+/**
+ * `<prefix>-<id>-pause`: sleeps only when the reboot step's stdout says a reboot was scheduled. `once`: for a reboot
+ * step that runs only when created, whose stdout a later connection change blanks (its no-op update prints
+ * nothing): the pause then ignores that change instead of being replaced.
+ */
+export function rebootPause(h: HostSteps, id: string, reboot: remote.Command, o: { once?: boolean } = {}): local.Command {
+  const rebooting = reboot.stdout.apply((out) => out.includes('REBOOTING=1'));
   return new local.Command(
     `${h.prefix}-${id}-pause`,
     { create: rebooting.apply((r) => (r ? 'sleep 45' : 'true')), triggers: [reboot.stdout] },
-    { parent: h.parent, dependsOn: [reboot] },
+    { parent: h.parent, dependsOn: [reboot], ...(o.once ? { ignoreChanges: ['create', 'triggers'] } : {}) },
   );
 }
 
@@ -35,7 +39,7 @@ export function osRebootPhase(h: HostSteps, base: pulumi.Resource): remote.Comma
     triggers: [],
     dependsOn: [base],
   });
-  const pause = rebootPause(h, 'os-reboot', reboot);
+  const pause = rebootPause(h, 'os-reboot', reboot, { once: true });
   return h.step('os-booted', {
     // verify-boot.sh reads the old boot id from the host (not from the reboot step's stdout), so a later
     // connection change updates these steps without running them.

@@ -90,6 +90,11 @@ describe('GpuHost under mocks (rebootIfRequired: the OS asks for a reboot on the
     expect(String(byName('osr-os-reboot').inputs.create)).toBe('bash /opt/fudbuddy/bin/reboot-if-required.sh --os-updates');
     expect(deps.get('osr-os-reboot')).toEqual(['osr-base']);
     expect(byName('osr-os-reboot-pause').inputs.create).toBe('sleep 45');
+    // A later connection change blanks the reboot step's stdout (its no-op update): the pause ignores it, not replaced.
+    expect(mocks.ignoreChanges.get('osr-os-reboot-pause')).toEqual(['create', 'triggers']);
+    // The driver's pause follows every new run of its reboot step (re-run when the driver changes).
+    expect(resources.some((r) => r.name === 'prod-reboot-pause')).toBe(true);
+    expect(mocks.ignoreChanges.has('prod-reboot-pause')).toBe(false);
     expect(String(byName('osr-os-booted').inputs.create)).toBe('bash /opt/fudbuddy/bin/verify-boot.sh');
     expect(plain(byName('osr-os-booted').inputs.connection)).toMatchObject({ dialErrorLimit: 90, perDialTimeout: 10 });
     // Once, when created: no script hash among the triggers (only the constant command's own key).

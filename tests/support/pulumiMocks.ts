@@ -69,6 +69,8 @@ export interface MockRun {
   resources: Registered[];
   /** Explicit dependsOn of each resource recorded by `recordDeps`, as resource names. */
   deps: Map<string, string[]>;
+  /** ignoreChanges of each resource seen by `recordDeps`. */
+  ignoreChanges: Map<string, string[]>;
   byName(name: string): Registered;
   /** A transformation that records each child's dependsOn (a component's transformations apply to its children). */
   recordDeps: pulumi.ResourceTransformation;
@@ -79,6 +81,7 @@ export interface MockRun {
 export async function installMocks(providers: MockProviders, project: string, stack: string, preview = false): Promise<MockRun> {
   const resources: Registered[] = [];
   const deps = new Map<string, string[]>();
+  const ignoreChanges = new Map<string, string[]>();
   const pending = new Set<Promise<unknown>>();
   await pulumi.runtime.setMocks(
     {
@@ -98,6 +101,7 @@ export async function installMocks(providers: MockProviders, project: string, st
     'organization',
   );
   const recordDeps: pulumi.ResourceTransformation = (a) => {
+    if (a.opts.ignoreChanges) ignoreChanges.set(a.name, a.opts.ignoreChanges);
     const list = (Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : a.opts.dependsOn ? [a.opts.dependsOn] : []) as pulumi.Resource[];
     const p = Promise.all(list.map((r) => value(r.urn))).then((urns) => void deps.set(a.name, urns.map((u) => u.split('::').pop()!)));
     pending.add(p);
@@ -107,6 +111,7 @@ export async function installMocks(providers: MockProviders, project: string, st
   return {
     resources,
     deps,
+    ignoreChanges,
     recordDeps,
     byName(name) {
       const r = resources.find((x) => x.name === name);
