@@ -19,13 +19,13 @@ export const TEARDOWN = {
   firewall: 'our rules except SSH',
 } as const;
 
+/** CONF_DIR and LIB_DIR of components/scripts/monitoring/lib.sh (a test keeps them equal). */
+export const MONITORING_DIRS = { conf: '/etc/fudbuddy-monitoring', lib: '/usr/local/lib/fudbuddy-monitoring' } as const;
+
 /**
  * What the monitoring component's exporters put on a GPU host (components/scripts/monitoring/gpu-exporters.sh) and
  * its own teardown step removes on destroy, or when monitoring is turned off: the host's API keeps its firewall.
  */
-/** CONF_DIR and LIB_DIR of components/scripts/monitoring/lib.sh (a test keeps them equal). */
-export const MONITORING_DIRS = { conf: '/etc/fudbuddy-monitoring', lib: '/usr/local/lib/fudbuddy-monitoring' } as const;
-
 export const EXPORTERS_TEARDOWN = {
   units: GPU_EXPORTER_UNITS,
   paths: [MONITORING_DIRS.conf, MONITORING_DIRS.lib],

@@ -38,6 +38,16 @@ install_content() {
   return 0
 }
 
+# remove_unit UNIT: stops, disables and deletes our unit file /etc/systemd/system/UNIT (a service or timer) if it is
+# there. The caller reloads systemd once afterwards.
+remove_unit() {
+  [[ $1 =~ ^[a-zA-Z0-9@._-]+\.(service|timer)$ ]] || die "'$1' is not a service or timer name"
+  [ -f "/etc/systemd/system/$1" ] || { ok "$1 not installed"; return 0; }
+  systemctl disable --now "$1" >&2 || log "warning: $1 did not stop cleanly (journalctl -u $1)"
+  rm -f -- "/etc/systemd/system/$1"
+  changed "removed $1"
+}
+
 # remove_path PATH: removes PATH (a file or a whole directory) if it is there, and says which it was.
 remove_path() {
   if [ -e "$1" ]; then
@@ -71,18 +81,26 @@ ensure_system_user() {
   fi
 }
 
+APT_LOCK_WAIT=${APT_LOCK_WAIT:-900}
+
+# apt_queue_enter: waits for our steps' apt queue (one flock) and sets APT_QUEUE_FD; apt_queue_leave releases it.
+# apt_get takes it; so does anything else that runs apt itself (ubuntu-drivers).
+apt_queue_enter() {
+  exec {APT_QUEUE_FD}>>/run/lock/fudbuddy-apt.lock
+  flock -w "$APT_LOCK_WAIT" "$APT_QUEUE_FD" || die "another FUD Buddy step held apt for ${APT_LOCK_WAIT}s"
+}
+apt_queue_leave() { exec {APT_QUEUE_FD}>&-; }
+
 # apt_get ARGS...: apt-get that waits its turn instead of failing on a held lock. Several of our steps run apt at
 # once on one host (node, driver and tailscale all follow base; monitoring exporters beside the edge's nginx), and
 # a fresh cloud box's unattended-upgrades may hold the dpkg lock for minutes after boot. Our own steps queue on one
 # flock; a foreign holder is waited for with DPkg::Lock::Timeout, and `update` (whose lists lock that option does
 # not cover on every apt) is retried while the lock is held. A lock still held after APT_LOCK_WAIT seconds fails
 # with a message naming its holder, never blaming the network.
-APT_LOCK_WAIT=${APT_LOCK_WAIT:-900}
 apt_get() {
-  local deadline=$((SECONDS + APT_LOCK_WAIT)) err rc fd holder
+  local deadline=$((SECONDS + APT_LOCK_WAIT)) err rc holder
+  apt_queue_enter
   err=$(mktemp)
-  exec {fd}>>/run/lock/fudbuddy-apt.lock
-  flock -w "$APT_LOCK_WAIT" "$fd" || { rm -f "$err"; die "another FUD Buddy step held apt for ${APT_LOCK_WAIT}s"; }
   while :; do
     rc=0
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" "$@" 2>"$err" || rc=$?
@@ -95,14 +113,14 @@ apt_get() {
       fi
       cat "$err" >&2
       rm -f "$err"
-      exec {fd}>&-
+      apt_queue_leave
       die "apt stayed locked for ${APT_LOCK_WAIT}s${holder:+ ($holder)}: another package manager run (unattended-upgrades?) is still going; re-run pulumi up when it has finished"
     fi
     break
   done
   cat "$err" >&2
   rm -f "$err"
-  exec {fd}>&-
+  apt_queue_leave
   return "$rc"
 }
 

@@ -58,13 +58,12 @@ if [ "$install" = 0 ]; then
   :
 elif [ "$method" = ubuntu-drivers ]; then
   apt_ensure ubuntu-drivers-common
-  # ubuntu-drivers runs apt itself: it takes its turn in our steps' apt queue (apt_get's flock, lib.sh), so the
-  # node and Tailscale installs beside it wait instead of failing on the dpkg lock.
-  exec {queue}>>/run/lock/fudbuddy-apt.lock
-  flock -w "$APT_LOCK_WAIT" "$queue" || die "another FUD Buddy step held apt for ${APT_LOCK_WAIT}s"
+  # ubuntu-drivers runs apt itself: it takes its turn in our steps' apt queue (lib.sh), so the node and Tailscale
+  # installs beside it wait instead of failing on the dpkg lock.
+  apt_queue_enter
   ubuntu-drivers install --gpgpu "nvidia:${branch}-server" >&2 \
     || die "ubuntu-drivers install --gpgpu nvidia:${branch}-server failed: ubuntu-drivers list --gpgpu shows what this host's kernel has; set fudbuddy:nvidiaDriverInstall dkms only for kernels without signed modules"
-  exec {queue}>&-
+  apt_queue_leave
   apt_ensure "nvidia-utils-${branch}-server"
   changed "nvidia driver branch $branch installed with ubuntu-drivers (signed modules; was: ${current:-none})"
   install -d -m 0755 /var/lib/fudbuddy

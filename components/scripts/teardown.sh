@@ -25,14 +25,7 @@ if [ "${#units[@]}" -eq 0 ] || [ "${#paths[@]}" -eq 0 ]; then
   die "usage: teardown.sh --unit UNIT... --path PATH... (the teardown step passes them)"
 fi
 
-for unit in "${units[@]}"; do
-  [[ $unit =~ ^[a-zA-Z0-9@._-]+\.(service|timer)$ ]] || die "'$unit' is not a service or timer name"
-  path=/etc/systemd/system/$unit
-  [ -f "$path" ] || { ok "$unit not installed"; continue; }
-  systemctl disable --now "$unit" >&2 || log "warning: $unit did not stop cleanly (journalctl -u $unit)"
-  rm -f -- "$path"
-  changed "removed $unit"
-done
+for unit in "${units[@]}"; do remove_unit "$unit"; done
 systemctl daemon-reload >&2 || log "warning: systemctl daemon-reload failed"
 systemctl reset-failed "${units[@]}" >&2 2>/dev/null || true
 

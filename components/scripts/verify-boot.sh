@@ -15,9 +15,10 @@ if [ -f /var/lib/fudbuddy/reboot-from ]; then
   rm -f /var/lib/fudbuddy/reboot-from
   changed "the host came back from its reboot (boot $boot_id)"
 fi
-state=$(timeout "${BOOT_SETTLE_SECONDS:-300}" systemctl is-system-running --wait 2>/dev/null || true)
+settle=${BOOT_SETTLE_SECONDS:-300}
+state=$(timeout "$settle" systemctl is-system-running --wait 2>/dev/null || true)
 case "$state" in
   running | degraded) ok "systemd: $state" ;;
-  *) die "systemd is still '${state:-starting}' ${BOOT_SETTLE_SECONDS:-300}s after boot: see systemctl list-jobs" ;;
+  *) die "systemd is still '${state:-starting}' ${settle}s after boot: see systemctl list-jobs" ;;
 esac
 finish

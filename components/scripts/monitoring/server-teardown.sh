@@ -19,20 +19,13 @@ while [ $# -gt 0 ]; do
     *) die "server-teardown.sh: unknown argument $1" ;;
   esac
 done
-unit_name='^[a-zA-Z0-9@._-]+\.(service|timer)$'
 for unit in "${stops[@]}"; do
-  [[ $unit =~ $unit_name ]] || die "'$unit' is not a service or timer name"
+  [[ $unit =~ ^[a-zA-Z0-9@._-]+\.(service|timer)$ ]] || die "'$unit' is not a service or timer name"
   systemctl cat "$unit" >/dev/null 2>&1 || { ok "$unit not installed"; continue; }
   systemctl disable --now "$unit" >&2 2>/dev/null || log "warning: $unit did not stop cleanly (journalctl -u $unit)"
   changed "stopped and disabled $unit"
 done
-for unit in "${units[@]}"; do
-  [[ $unit =~ $unit_name ]] || die "'$unit' is not a service or timer name"
-  [ -f "/etc/systemd/system/$unit" ] || { ok "$unit not installed"; continue; }
-  systemctl disable --now "$unit" >&2 2>/dev/null || log "warning: $unit did not stop cleanly"
-  rm -f -- "/etc/systemd/system/$unit"
-  changed "removed $unit"
-done
+for unit in "${units[@]}"; do remove_unit "$unit"; done
 for path in "${paths[@]}" "$LIB_DIR"; do
   case $path in
     /etc/prometheus/fudbuddy-* | /etc/prometheus/alertmanager.yml | /etc/grafana/fudbuddy-* | /etc/grafana/provisioning/*/fudbuddy.yml \
