@@ -36,25 +36,29 @@ trap 'rm -f "$keyfile" "$errfile"' EXIT
 chmod 0600 "$keyfile"
 cat > "$keyfile"
 
-# "<BackendState> <HostName> <sorted tags> <HaveNodeKey 0|1>" (HaveNodeKey: the CLI's own test for "logged in before")
-state=$(tailscale status --json 2>/dev/null || true)
-current=$(printf '%s' "$state" | python3 -c 'import json,sys
+want_tags=$(tr ',' '\n' <<< "$tags" | sort | paste -sd, -)
+# read_node: sets backend, have_host, have_tags, have_key (HaveNodeKey: the CLI's own test for "logged in before"),
+# have_server (the CLI's default, Tailscale's, when prefs do not say) and server_ok (1: the wanted control server).
+read_node() {
+  local state current
+  state=$(tailscale status --json 2>/dev/null || true)
+  current=$(printf '%s' "$state" | python3 -c 'import json,sys
 try: d=json.load(sys.stdin)
 except Exception: d={}
 s=d.get("Self") or {}
 print(d.get("BackendState","") or "-", s.get("HostName","") or "-", ",".join(sorted(s.get("Tags") or [])) or "-",
       1 if d.get("HaveNodeKey") else 0)' 2>/dev/null || echo '- - - 0')
-read -r backend have_host have_tags have_key <<< "$current"
-# The control server the node is on; the CLI's own default (Tailscale's) when it does not say.
-have_server=$(tailscale debug prefs 2>/dev/null | python3 -c 'import json,sys
+  read -r backend have_host have_tags have_key <<< "$current"
+  have_server=$(tailscale debug prefs 2>/dev/null | python3 -c 'import json,sys
 try: print(json.load(sys.stdin).get("ControlURL",""))
 except Exception: print("")' 2>/dev/null || true)
-want_tags=$(tr ',' '\n' <<< "$tags" | sort | paste -sd, -)
-server_ok=1
-if [ -n "$login_server" ] && [ "${have_server%/}" != "${login_server%/}" ]; then server_ok=0; fi
-if [ -z "$login_server" ] && [ -n "$have_server" ] && [[ $have_server != *tailscale.com* ]]; then server_ok=0; fi
-
-if [ "$backend $have_host $have_tags" = "Running $hostname $want_tags" ] && [ $server_ok = 1 ]; then
+  server_ok=1
+  if [ -n "$login_server" ] && [ "${have_server%/}" != "${login_server%/}" ]; then server_ok=0; fi
+  if [ -z "$login_server" ] && [ -n "$have_server" ] && [[ $have_server != *tailscale.com* ]]; then server_ok=0; fi
+}
+joined_as_wanted() { [ "$backend $have_host $have_tags" = "Running $hostname $want_tags" ] && [ "$server_ok" = 1 ]; }
+read_node
+if joined_as_wanted; then
   ok "tailscale up as $hostname ($want_tags)"
   finish
   exit 0
@@ -74,6 +78,18 @@ if ! tailscale "${args[@]}" "${extra[@]}" >/dev/null 2>"$errfile"; then
   # The CLI's message names the cause (e.g. "invalid key: ...", "key expired"); it never contains the key itself,
   # which only ever was in the file. Strip anything token-shaped all the same before echoing it.
   reason=$(sed -E 's/(tskey|hskey)-[A-Za-z0-9_-]+/<key>/g; s/[0-9a-f]{40,}/<key>/g' "$errfile" | grep -v '^\s*$' | tail -n 3 | tr '\n' ' ')
+  # A re-authentication can report a refusal that is not this key's: with --force-reauth the CLI starts the key's
+  # login and an interactive one, and under load the second can reach the control server after the first has used
+  # the key ("authkey already used") while the node comes up with it. So the node's own state decides.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    read_node
+    if joined_as_wanted; then
+      changed "$why as $hostname ($want_tags); tailscale up had reported: $reason"
+      finish
+      exit 0
+    fi
+    sleep 1
+  done
   case $reason in
     *[Ii]nvalid*key*|*[Ee]xpired*|*not\ valid*|*already\ used*|*[Aa]uth*key*)
       die "tailscale up refused the auth key for $hostname ($want_tags): it is used, expired or revoked ($reason). A new key is minted by the next \`pulumi up --refresh\` (docs/runbook.md, 'A host did not join')" ;;
