@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # vm-recipe.sh — the test VM image recipe, sourced by scripts/vm.sh. Everything here (the variables and
 # customize) is hashed into the image cache key: edit it and a new image is built. Expects $cacher_port and
 # $guest_cacher from vm.sh.

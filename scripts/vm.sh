@@ -31,7 +31,7 @@ cacher_port=3142
 guest_cacher=10.0.2.100
 
 # The image recipe (hashed into the cache key) lives in vm-recipe.sh.
-# shellcheck source=scripts/vm-recipe.sh
+# shellcheck source-path=SCRIPTDIR source=vm-recipe.sh
 source "$(dirname "${BASH_SOURCE[0]}")/vm-recipe.sh"
 
 die() { echo "vm.sh: $*" >&2; exit 1; }
@@ -112,10 +112,16 @@ build_image() {
 
 valid_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,15}$ ]] || die "name '$1' must be 1-16 of a-z 0-9 -"; }
 
+# A host port for a hostfwd. Taken from below the kernel's ephemeral range, so that no listen(0) or outgoing
+# connection elsewhere on the machine lands on it between this check and qemu's bind (CI once lost a run to that);
+# any socket on the port counts, not only a listener. qemu's start is still retried with new ports (start_qemu).
 free_port() {
-  local p
+  local eph_lo lo=20000 hi=32767 p
+  read -r eph_lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_lo=32768
+  if [ "$eph_lo" -gt 21000 ]; then hi=$((eph_lo - 1)); else lo=20000 hi=60999; fi
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((lo + RANDOM % (hi - lo + 1)))
+    [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   die "no free loopback port found"
@@ -149,24 +155,43 @@ start() {
   echo "fud-$name" > "$dir/seed/hostname"
   mkfs.ext4 -q -F -L fudseed -d "$dir/seed" "$dir/seed.img" 4M >/dev/null
 
-  local ssh_port fwd_spec='' ports_json='' g p
-  ssh_port=$(free_port)
-  for g in "${forwards[@]}"; do
-    [[ $g =~ ^[0-9]+$ ]] || die "--forward takes a guest port number, not '$g'"
-    p=$(free_port)
-    fwd_spec+=",hostfwd=tcp:127.0.0.1:$p-:$g"
-    ports_json+="${ports_json:+,}\"$g\":$p"
-  done
+  local g
+  for g in "${forwards[@]}"; do [[ $g =~ ^[0-9]+$ ]] || die "--forward takes a guest port number, not '$g'"; done
   # More guestfwd targets: 10.0.2.2 (host), .3 (DNS), .15 (the guest) are slirp's own; the cacher's port is taken.
   local gf_spec='' gf_addr gf_cmd
   for g in "${guestfwds[@]}"; do
     gf_addr=${g%%=*} gf_cmd=${g#*=}
-    [[ $gf_addr =~ ^10\.0\.2\.([0-9]{1,3}):([0-9]{1,5})$ ]] && [ "$g" != "$gf_addr" ] && [ -n "$gf_cmd" ] \
-      || die "--guestfwd takes 10.0.2.X:PORT=COMMAND, not '$g'"
+    if ! [[ $gf_addr =~ ^10\.0\.2\.([0-9]{1,3}):([0-9]{1,5})$ ]] || [ "$g" = "$gf_addr" ] || [ -z "$gf_cmd" ]; then
+      die "--guestfwd takes 10.0.2.X:PORT=COMMAND, not '$g'"
+    fi
     case ${BASH_REMATCH[1]} in 0|2|3|15|255) die "--guestfwd $gf_addr: 10.0.2.${BASH_REMATCH[1]} is qemu's own address" ;; esac
     [ "$gf_addr" != "$guest_cacher:$cacher_port" ] || die "--guestfwd $gf_addr is the apt cacher's forward"
     # qemu's option syntax: a literal comma is written as two.
     gf_spec+=",guestfwd=tcp:$gf_addr-cmd:${gf_cmd//,/,,}"
+  done
+  # The host ports are checked free, but another process may still bind one before qemu does: then qemu refuses
+  # the forward and exits, and the next attempt picks new ports.
+  local ssh_port fwd_spec ports_json p attempt t0=$SECONDS
+  for attempt in 1 2 3 4 5; do
+    ssh_port=$(free_port) fwd_spec='' ports_json=''
+    for g in "${forwards[@]}"; do
+      p=$(free_port)
+      fwd_spec+=",hostfwd=tcp:127.0.0.1:$p-:$g"
+      ports_json+="${ports_json:+,}\"$g\":$p"
+    done
+    qemu-system-x86_64 -name "fud-$name" -accel tcg,tb-size=256 -cpu max -smp 1 -m "$mem" \
+      -display none -monitor none -serial "file:$dir/console.log" \
+      -kernel "$img/vmlinuz" -initrd "$img/initrd.img" -append 'console=ttyS0 root=LABEL=fudroot rw' \
+      -drive "file=$dir/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+      -drive "file=$dir/seed.img,if=virtio,format=raw,readonly=on" \
+      -device virtio-rng-pci \
+      -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$ssh_port-:22$fwd_spec,guestfwd=tcp:$guest_cacher:$cacher_port-cmd:socat - TCP:127.0.0.1:$cacher_port$gf_spec" \
+      -device virtio-net-pci,netdev=n0 \
+      -daemonize -pidfile "$dir/qemu.pid" 2> "$dir/qemu.log" && break
+    if ! grep -q 'Could not set up host forwarding rule' "$dir/qemu.log" || [ "$attempt" -eq 5 ]; then
+      die "qemu did not start: $(cat "$dir/qemu.log")"
+    fi
+    echo "vm.sh: $name: a forwarded port was taken before qemu bound it; new ports (attempt $attempt)" >&2
   done
   local hostkey
   hostkey=$(cut -d' ' -f1,2 "$dir/seed/ssh_host_ed25519_key.pub")
@@ -189,17 +214,6 @@ Host vm
   ServerAliveInterval 5
   ServerAliveCountMax 6
 EOF
-
-  local t0=$SECONDS
-  qemu-system-x86_64 -name "fud-$name" -accel tcg,tb-size=256 -cpu max -smp 1 -m "$mem" \
-    -display none -monitor none -serial "file:$dir/console.log" \
-    -kernel "$img/vmlinuz" -initrd "$img/initrd.img" -append 'console=ttyS0 root=LABEL=fudroot rw' \
-    -drive "file=$dir/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
-    -drive "file=$dir/seed.img,if=virtio,format=raw,readonly=on" \
-    -device virtio-rng-pci \
-    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$ssh_port-:22$fwd_spec,guestfwd=tcp:$guest_cacher:$cacher_port-cmd:socat - TCP:127.0.0.1:$cacher_port$gf_spec" \
-    -device virtio-net-pci,netdev=n0 \
-    -daemonize -pidfile "$dir/qemu.pid" 2> "$dir/qemu.log" || die "qemu did not start: $(cat "$dir/qemu.log")"
 
   # Boot to SSH: wait for the shared connection to come up (TCG under load: 16-60 s, more on a busy box).
   local deadline=$((SECONDS + ${FUDBUDDY_VM_BOOT_TIMEOUT:-600}))

@@ -1,4 +1,4 @@
-// Every host script, the test-host script and the stand-ins: `bash -n`, shellcheck (Debian's package), strict mode.
+// Every host script, the repo's own scripts (VM, toolchain and test-host scripts) and the stand-ins: `bash -n`, shellcheck (Debian's package), strict mode.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,9 @@ const hostScripts = readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith('.sh')).ma
 const standins = readdirSync(STANDINS).map((f) => path.join(STANDINS, f));
 /** The GPU/apt stand-ins of the driver and device-node tests (tests/host/standins-gpu, standins-apt). */
 const gpuStandins = ['standins-gpu', 'standins-apt'].flatMap((d) => readdirSync(path.join(REPO_ROOT, 'tests/host', d)).map((f) => path.join(REPO_ROOT, 'tests/host', d, f)));
-const all = [...hostScripts, path.join(REPO_ROOT, 'scripts/test-host.sh'), path.join(REPO_ROOT, 'scripts/host-node.sh'), ...standins, ...gpuStandins];
+/** scripts/*.sh: the VM, toolchain and test-host scripts that CI itself runs. */
+const repoScripts = readdirSync(path.join(REPO_ROOT, 'scripts')).filter((f) => f.endsWith('.sh')).map((f) => path.join(REPO_ROOT, 'scripts', f));
+const all = [...hostScripts, ...repoScripts, ...standins, ...gpuStandins];
 
 function shellcheck(files: string[]): string {
   try {
@@ -30,6 +32,7 @@ function shellcheck(files: string[]): string {
 describe('shell scripts', () => {
   it('there are scripts to check', () => {
     expect(hostScripts.length).toBeGreaterThanOrEqual(20);
+    expect(repoScripts.map((f) => path.basename(f))).toEqual(expect.arrayContaining(['vm.sh', 'vm-recipe.sh', 'test-host.sh', 'host-node.sh']));
     expect(standins.map((f) => path.basename(f)).sort()).toEqual(['tailscale', 'tailscaled']);
   });
 
@@ -54,11 +57,11 @@ describe('shell scripts', () => {
     expect(out).toContain('SC2086');
   });
 
-  it('executable scripts run with set -euo pipefail; lib.sh is sourced only', () => {
+  it('executable scripts run with set -euo pipefail; lib.sh and vm-recipe.sh are sourced only', () => {
     for (const f of all) {
       const text = readFileSync(f, 'utf8');
       expect(text.startsWith('#!/usr/bin/env bash\n'), f).toBe(true);
-      if (path.basename(f) === 'lib.sh') continue;
+      if (['lib.sh', 'vm-recipe.sh'].includes(path.basename(f))) continue;
       expect(text, f).toMatch(/^set -euo pipefail$/m);
     }
   });
