@@ -87,8 +87,16 @@ describe('Headscale scripts and tailscale-up.sh against a real control server', 
     const r = await up(gpu, 'tag:gpu', used);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('refused the auth key for gpu1 (tag:gpu)');
-    expect(r.stderr).toContain('pulumi up --refresh');
+    // Headscale's key is a command output: a refresh would not re-mint it, so the message says to replace it.
+    expect(r.stderr).toContain('pulumi up --replace');
+    expect(r.stderr).not.toContain('--refresh');
     expect(r.stdout + r.stderr).not.toContain(used);
+    // Nothing lost: the refused key is not left retrying; the node is back on its own node key with its old tags.
+    expect(r.stderr).toContain('the node stays on the tailnet with its old tags (tag:edge,tag:gpu)');
+    const after = JSON.parse((await gpu.tailscale(['status', '--json'])).stdout) as { BackendState: string; Self: { Tags?: string[] }; Health?: string[] };
+    expect(after.BackendState).toBe('Running');
+    expect(after.Self.Tags?.sort()).toEqual(['tag:edge', 'tag:gpu']);
+    expect((after.Health ?? []).filter((h) => h.includes('login error'))).toEqual([]);
     const fresh = await mint(['tag:gpu']);
     const ok2 = await up(gpu, 'tag:gpu', fresh);
     expect(ok2.code, ok2.stderr).toBe(0);
