@@ -5,6 +5,7 @@ import { hashDir, hashFile } from '../lib/contentHash.js';
 import { apiEnv, renderEnvFile, renderTokenFile } from '../lib/envFile.js';
 import { teardownArgs } from '../lib/hostFootprint.js';
 import { HOST_PATHS } from '../lib/hostPaths.js';
+import { checkPromptsDir } from '../lib/promptsCheck.js';
 import type { HostSteps } from '../lib/hostSteps.js';
 import type { InferenceApiArgs } from '../lib/hostTypes.js';
 import { scriptCommand } from '../lib/shell.js';
@@ -30,7 +31,9 @@ export function apiPhase(h: HostSteps, a: ApiInput): remote.Command {
     triggers: [bundle.key],
     dependsOn: [bundle.copy, base, node],
   });
-  const prompts = h.stage('prompts', { dir: a.api.promptsDir }, hashDir(a.api.promptsDir, 'api.promptsDir'), 'install-file.sh');
+  const promptsHash = hashDir(a.api.promptsDir, 'api.promptsDir');
+  checkPromptsDir(a.api.promptsDir);
+  const prompts = h.stage('prompts', { dir: a.api.promptsDir }, promptsHash, 'install-file.sh');
   const installPrompts = h.step('prompts-install', {
     create: scriptCommand(h.user, 'install-file.sh', [prompts.remotePath, HOST_PATHS.prompts, '--reload', API_UNIT]),
     triggers: [prompts.key],

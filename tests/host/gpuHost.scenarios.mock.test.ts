@@ -1,5 +1,6 @@
 // GpuHost under Pulumi mocks: a token rotation (reload, not restart), a driver change (reboot, then wait for the
 // host) and the CPU test-host shape. Fixture: support/gpuHostMocks.ts.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -135,5 +136,10 @@ describe('GpuHost under mocks (CPU test host: no GPU, no tailnet, model stub)', 
     expect(() => new GpuHost('bad5', { ...a, firewall: { sshSources: ['any'], extraAllow: [{ port: 8000, from: 'any' }] } })).toThrow(/8000/);
     expect(() => new GpuHost('bad6', { ...prodArgs(), nvidia: undefined })).toThrow(/nvidia is required/);
     expect(() => new GpuHost('bad7', { ...a, api: { ...a.api, bundlePath: path.join(dir, 'missing.mjs') } })).toThrow(/api.bundlePath: cannot read .*npm run build/);
+    // A prompts dir the API could not load (here: no home.md) fails the program before anything ships.
+    const partial = path.join(dir, 'prompts-partial');
+    mkdirSync(partial, { recursive: true });
+    writeFileSync(path.join(partial, 'whereToGo.md'), 'Where to go.\n');
+    expect(() => new GpuHost('bad8', { ...a, api: { ...a.api, promptsDir: partial } })).toThrow(/^api\.promptsDir: .*whatToOrder\.md is missing/);
   });
 });

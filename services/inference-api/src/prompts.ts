@@ -4,9 +4,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CHAT_TYPES, type ChatType, isChatType } from '../../common/chat-types.js';
+import { parsePrompt, promptFileName } from '../../common/prompt-rules.js';
 import type { Logger } from './logger.js';
-
-const MAX_PROMPT_BYTES = 64 * 1024;
 
 // Used only when a prompt file is unreadable at start (no last good version exists yet).
 const FALLBACK = 'You are FUD Buddy, a friendly, concise food and going-out companion. Answer helpfully and briefly.';
@@ -32,13 +31,12 @@ export class PromptStore {
 
   /** Reads one prompt; keeps the previous text when the file is missing, empty, too big or not UTF-8 text. */
   async load(chatType: ChatType): Promise<boolean> {
-    const file = path.join(this.dir, `${chatType}.md`);
+    const file = path.join(this.dir, promptFileName(chatType));
     try {
       const buf = await readFile(file);
-      if (buf.length > MAX_PROMPT_BYTES) throw new Error(`larger than ${MAX_PROMPT_BYTES} bytes`);
-      const text = new TextDecoder('utf-8', { fatal: true }).decode(buf).trim();
-      if (!text) throw new Error('file is empty');
-      if (text.includes('\u0000')) throw new Error('file is binary');
+      const parsed = parsePrompt(buf);
+      if ('problem' in parsed) throw new Error(parsed.problem);
+      const { text } = parsed;
       const changed = this.prompts.get(chatType) !== text;
       this.prompts.set(chatType, text);
       if (changed) this.log.info({ chatType, bytes: buf.length }, 'prompt loaded');

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { afterAll, beforeAll } from 'vitest';
+import { CHAT_TYPES } from '../../../services/common/chat-types.js';
+import { promptFileName } from '../../../services/common/prompt-rules.js';
 
 import { installMocks, isSecretEnvelope, value } from '../../support/pulumiMocks.js';
 
@@ -112,7 +114,8 @@ export function useGpuHosts(): void {
   writeFileSync(apiBundle, 'console.log("api bundle v1")\n');
   writeFileSync(stubBundle, 'console.log("stub")\n');
   mkdirSync(promptsDir);
-  writeFileSync(path.join(promptsDir, 'home.md'), 'You are FUD Buddy.\n');
+  // One prompt per chat type: the program refuses a prompts dir the API could not load (components/lib/promptsCheck.ts).
+  for (const t of CHAT_TYPES) writeFileSync(path.join(promptsDir, promptFileName(t)), `You are FUD Buddy (${t}).\n`);
   prod = new GpuHost('prod', prodArgs(), { transformations: [recordDeps] });
   ci = new GpuHost('ci', testArgs(), { transformations: [recordDeps] });
   await value(prod.apiUrl);
