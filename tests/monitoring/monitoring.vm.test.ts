@@ -37,7 +37,8 @@ const serverInstall = monitoringHostInstall({
   pins: PINS,
   entry: 'monitoring-server.sh',
 });
-const server = (files: Record<string, string> = {}): string => buildInstallPayload({ ...serverInstall, files: { ...serverInstall.files, ...files } });
+const server = (files: Record<string, string> = {}, env: Record<string, string> = {}): string =>
+  buildInstallPayload({ ...serverInstall, files: { ...serverInstall.files, ...files }, env: { ...serverInstall.env, ...env } });
 
 let t: TestVm;
 let vm: Vm;
@@ -168,6 +169,22 @@ describe('monitoring on Debian bookworm under real systemd in a qemu VM, as ubun
     const leaks = (await s.sh('sudo -n journalctl --no-pager -o cat -u prometheus-alertmanager')).split('\n').filter((l) => l.includes(hook));
     expect(leaks.filter((l) => !/msg="Notify (attempt failed|for alerts failed)/.test(l))).toEqual([]);
   }, 300_000);
+
+  it('a retention change restarts Prometheus with the new flag (read at start only); a config change only reloads it', async () => {
+    const promCmdline = async (): Promise<string> => s.sh("sudo -n cat /proc/$(systemctl show -P MainPID prometheus)/cmdline | tr '\\0' ' '");
+    expect(await promCmdline()).toContain('--storage.tsdb.retention.time=15d');
+    const inv = await s.unitProp('prometheus', 'InvocationID');
+    const retention = await s.payload(server({}, { RETENTION: '20d' }));
+    expect(retention.code, retention.stdout + retention.stderr).toBe(0);
+    expect(retention.stdout).toContain('changed: restarted prometheus (new flags)');
+    expect(await s.unitProp('prometheus', 'InvocationID')).not.toBe(inv);
+    expect(await promCmdline()).toContain('--storage.tsdb.retention.time=20d');
+    const inv2 = await s.unitProp('prometheus', 'InvocationID');
+    const config = await s.payload(server({ 'prometheus.yml': `${prometheusYml.trimEnd()}\n# edited\n` }, { RETENTION: '20d' }));
+    expect(config.code, config.stdout + config.stderr).toBe(0);
+    expect(config.stdout).toContain('changed: reloaded prometheus');
+    expect(await s.unitProp('prometheus', 'InvocationID')).toBe(inv2);
+  }, 600_000);
 
   it('an invalid Alertmanager config, an empty secret or a broken alert rule is refused and the installed files kept', async () => {
     const before = await cat('/etc/prometheus/alertmanager.yml');

@@ -24,10 +24,11 @@ v_alertmanager=$(pinned_version prometheus-alertmanager)
 v_blackbox=$(pinned_version prometheus-blackbox-exporter)
 v_node=$(pinned_version prometheus-node-exporter)
 
-# --- listen addresses first, so no package ever starts on its default (all addresses)
-prom_c=0 am_c=0 bb_c=0 ne_c=0
+# --- listen addresses first, so no package ever starts on its default (all addresses). Prometheus' flags are read
+# at start only: a change of them (the retention) restarts it; a config or rules change only reloads it.
+prom_c=0 prom_args_c=0 am_c=0 bb_c=0 ne_c=0
 printf '%s\nARGS="--web.listen-address=127.0.0.1:9090 --storage.tsdb.retention.time=%s"\n' "$managed" "$RETENTION" \
-  | put /etc/default/prometheus 0644 root:root && prom_c=1
+  | put /etc/default/prometheus 0644 root:root && prom_args_c=1
 printf '%s\nARGS="--web.listen-address=127.0.0.1:9093 --cluster.listen-address="\n' "$managed" \
   | put /etc/default/prometheus-alertmanager 0644 root:root && am_c=1
 printf '%s\nARGS="--web.listen-address=127.0.0.1:9115 --config.file=/etc/prometheus/blackbox.yml"\n' "$managed" \
@@ -95,6 +96,9 @@ systemctl enable prometheus prometheus-alertmanager prometheus-blackbox-exporter
 if ! systemctl is-active --quiet prometheus; then
   systemctl restart prometheus || die "prometheus failed to start: journalctl -u prometheus -n 50"
   changed "started prometheus"
+elif [ "$prom_args_c" = 1 ]; then
+  systemctl restart prometheus || die "prometheus failed to restart with its new flags: journalctl -u prometheus -n 50"
+  changed "restarted prometheus (new flags)"
 elif [ "$prom_c" = 1 ]; then
   systemctl reload prometheus || systemctl restart prometheus || die "prometheus reload failed: journalctl -u prometheus"
   changed "reloaded prometheus"
